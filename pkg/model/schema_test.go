@@ -1,0 +1,422 @@
+package model_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/apphostd/apphostd/pkg/model"
+)
+
+// schemaPath is the JSON Schema of apphost.yaml, relative to this package.
+const schemaPath = "../../schemas/apphost.schema.json"
+
+// Markers an invalid YAML fixture carries to say what the schema must do
+// with it. A file without a marker is a semantic error (a cycle, an unknown
+// reference) that a schema cannot see, so it must pass the schema.
+const (
+	markerInvalid = "invalid" // structural problem: the schema must reject it
+	markerSkip    = "skip"    // not parseable YAML: the schema never sees it
+)
+
+var markerRE = regexp.MustCompile(`(?m)^[ \t]*#[ \t]*SCHEMA:[ \t]*(\S*)[ \t]*$`)
+
+// schemaMarker returns the value of the file's `# SCHEMA: <value>` line, or
+// "" when there is none. More than one marker is an error.
+func schemaMarker(src []byte) (string, error) {
+	m := markerRE.FindAllSubmatch(src, -1)
+	switch {
+	case len(m) == 0:
+		return "", nil
+	case len(m) > 1:
+		return "", fmt.Errorf("%d `# SCHEMA:` lines; want at most one", len(m))
+	}
+	v := string(m[0][1])
+	if v != markerInvalid && v != markerSkip {
+		return "", fmt.Errorf("unknown marker `# SCHEMA: %s`; want %q or %q", v, markerInvalid, markerSkip)
+	}
+	return v, nil
+}
+
+// loadSchema compiles schemas/apphost.schema.json.
+func loadSchema(t testing.TB) *jsonschema.Schema {
+	t.Helper()
+	f, err := os.Open(schemaPath)
+	if err != nil {
+		t.Fatalf("open schema: %v", err)
+	}
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatalf("parse schema: %v", err)
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	if err := c.AddResource("apphost.schema.json", doc); err != nil {
+		t.Fatalf("add schema: %v", err)
+	}
+	sch, err := c.Compile("apphost.schema.json")
+	if err != nil {
+		t.Fatalf("compile schema: %v", err)
+	}
+	return sch
+}
+
+// yamlToValue parses a YAML document into the plain values a JSON decoder
+// would produce (map[string]any, []any, string, int64/float64, bool, nil),
+// which is what the schema validates. Scalars keep YAML's core-schema
+// types, except timestamps, which stay strings: the compiler reads every
+// string-looking scalar as an HCL template, not as a date. An empty
+// document is an empty project, as an empty apphost.hcl is.
+func yamlToValue(src []byte) (any, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		return nil, fmt.Errorf("parse yaml: %w", err)
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return map[string]any{}, nil
+	}
+	return nodeValue(doc.Content[0], 0)
+}
+
+// maxYAMLDepth bounds alias expansion so a hostile file cannot recurse forever.
+const maxYAMLDepth = 64
+
+func nodeValue(n *yaml.Node, depth int) (any, error) {
+	if depth > maxYAMLDepth {
+		return nil, fmt.Errorf("line %d: nesting deeper than %d", n.Line, maxYAMLDepth)
+	}
+	switch n.Kind {
+	case yaml.AliasNode:
+		return nodeValue(n.Alias, depth+1)
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return nil, nil
+		}
+		return nodeValue(n.Content[0], depth+1)
+	case yaml.SequenceNode:
+		out := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			v, err := nodeValue(c, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	case yaml.MappingNode:
+		out := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind != yaml.ScalarNode {
+				return nil, fmt.Errorf("line %d: mapping key is not a scalar", k.Line)
+			}
+			v, err := nodeValue(n.Content[i+1], depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out[k.Value] = v
+		}
+		return out, nil
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			return nil, nil
+		case "!!bool":
+			var b bool
+			err := n.Decode(&b)
+			return b, err
+		case "!!int":
+			var i int64
+			if err := n.Decode(&i); err != nil {
+				return nil, fmt.Errorf("line %d: %w", n.Line, err)
+			}
+			return i, nil
+		case "!!float":
+			var f float64
+			if err := n.Decode(&f); err != nil {
+				return nil, fmt.Errorf("line %d: %w", n.Line, err)
+			}
+			return f, nil
+		default:
+			return n.Value, nil
+		}
+	}
+	return nil, fmt.Errorf("line %d: unsupported YAML node kind %d", n.Line, n.Kind)
+}
+
+// validateYAML parses src and validates it against sch.
+func validateYAML(sch *jsonschema.Schema, src []byte) (parseErr, schemaErr error) {
+	v, err := yamlToValue(src)
+	if err != nil {
+		return err, nil
+	}
+	return nil, sch.Validate(v)
+}
+
+// fixtureFiles lists testdata/config/<sub>/*.<ext>. The fixtures live at the
+// repository root (shared by the model, docs and schema tests) or, failing
+// that, in this package's testdata.
+func fixtureFiles(t *testing.T, sub, ext string) []string {
+	t.Helper()
+	for _, root := range []string{"../../testdata/config", "testdata/config"} {
+		files, err := filepath.Glob(filepath.Join(root, sub, "*."+ext))
+		if err != nil {
+			t.Fatalf("glob fixtures: %v", err)
+		}
+		if len(files) > 0 {
+			sort.Strings(files)
+			return files
+		}
+	}
+	t.Fatalf("no testdata/config/%s/*.%s fixtures found", sub, ext)
+	return nil
+}
+
+// compileErrors compiles src the way `apphostd up` would and returns the
+// error diagnostics rendered as text.
+func compileErrors(path string, src []byte) (errs []string, hasErrors bool) {
+	_, diags := model.Compile(path, src)
+	for _, d := range diags.Errs() {
+		errs = append(errs, d.Error())
+	}
+	return errs, diags.HasErrors()
+}
+
+func TestSchemaValidFixtures(t *testing.T) {
+	sch := loadSchema(t)
+	for _, path := range fixtureFiles(t, "valid", "yaml") {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			src, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			perr, serr := validateYAML(sch, src)
+			if perr != nil {
+				t.Fatalf("valid fixture is not parseable YAML: %v", perr)
+			}
+			if serr != nil {
+				t.Errorf("valid fixture fails the schema:\n%v", serr)
+			}
+			// The schema and the compiler must agree: both accept.
+			if errs, bad := compileErrors(path, src); bad {
+				t.Errorf("schema accepts it but model.Compile rejects it:\n%s", strings.Join(errs, "\n"))
+			}
+		})
+	}
+}
+
+func TestSchemaInvalidFixtures(t *testing.T) {
+	sch := loadSchema(t)
+	for _, path := range fixtureFiles(t, "invalid", "yaml") {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			src, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			marker, err := schemaMarker(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Every invalid fixture is an error for the compiler, whatever the schema says.
+			if _, bad := compileErrors(path, src); !bad {
+				t.Errorf("model.Compile reports no error for an invalid fixture")
+			}
+			perr, serr := validateYAML(sch, src)
+			switch marker {
+			case markerSkip:
+				if perr == nil {
+					t.Errorf("marked `# SCHEMA: skip` but it parses as YAML; mark it `# SCHEMA: invalid` if the schema must reject it, or drop the marker if it must pass")
+				}
+			case markerInvalid:
+				if perr != nil {
+					t.Errorf("marked `# SCHEMA: invalid` but it is not parseable YAML (%v); mark it `# SCHEMA: skip`", perr)
+				} else if serr == nil {
+					t.Errorf("marked `# SCHEMA: invalid` but the schema accepts it; tighten the schema or, if the error is semantic, drop the marker")
+				} else {
+					t.Logf("schema rejects it as expected: %v", firstLine(serr))
+				}
+			default:
+				if perr != nil {
+					t.Errorf("not parseable YAML (%v); add the line `# SCHEMA: skip` near the top", perr)
+				} else if serr != nil {
+					t.Errorf("unmarked invalid fixture fails the schema; if its problem is structural add the line `# SCHEMA: invalid` near the top, else loosen the schema:\n%v", serr)
+				}
+			}
+		})
+	}
+}
+
+// firstLine keeps log output short.
+func firstLine(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " ..."
+	}
+	return s
+}
+
+// TestSchemaCases pins the schema's behaviour on small documents, independent
+// of the fixtures, so a loosened schema fails here first.
+func TestSchemaCases(t *testing.T) {
+	sch := loadSchema(t)
+	cases := []struct {
+		name  string
+		src   string
+		valid bool
+	}{
+		{"empty document", ``, true},
+		{"syntax example", syntaxExampleYAML, true},
+		{"template strings everywhere", `
+parameter:
+  pw: { secret: true, generate: { length: 32, special: true } }
+executable:
+  api:
+    command: ${parameter.pw.value}
+    args: ["--port=${executable.api.endpoint.http.target_port}", "x"]
+    env: { DSN: "postgres://u:${parameter.pw.value}@h/db" }
+    endpoint: { http: {} }
+`, true},
+		{"volume and bind mounts", `
+volume:
+  data: {}
+  empty:
+container:
+  db:
+    image: postgres:16
+    mount:
+      - { source: volume.data, target: /var/lib/postgresql/data }
+      - { source: ./init, target: /docker-entrypoint-initdb.d, read_only: true }
+    endpoint: { tcp: { scheme: tcp, target_port: 5432, port: 15432 } }
+    health: { exec: { command: [pg_isready] }, interval: 1s, timeout: 500ms, retries: 5, start_period: 1m30s }
+`, true},
+		{"unknown top-level kind", "service:\n  a: {}\n", false},
+		{"unknown attribute", "executable:\n  a: { command: x, cmd: y }\n", false},
+		{"bad resource name", "executable:\n  Api: { command: x }\n", false},
+		{"name starting with digit", "volume:\n  1data: {}\n", false},
+		{"missing command", "executable:\n  a: { args: [x] }\n", false},
+		{"missing image", "container:\n  a: { pull: always }\n", false},
+		{"container endpoint without target_port", "container:\n  a: { image: x, endpoint: { http: {} } }\n", false},
+		{"port zero", "executable:\n  a: { command: x, endpoint: { http: { port: 0 } } }\n", false},
+		{"port too large", "executable:\n  a: { command: x, endpoint: { http: { target_port: 65536 } } }\n", false},
+		{"port as string", "executable:\n  a: { command: x, endpoint: { http: { port: \"8080\" } } }\n", false},
+		{"replicas zero", "executable:\n  a: { command: x, replicas: 0 }\n", false},
+		{"bad restart", "executable:\n  a: { command: x, restart: sometimes }\n", false},
+		{"bad pull", "container:\n  a: { image: x, pull: maybe }\n", false},
+		{"bad network", "container:\n  a: { image: x, network: none }\n", false},
+		{"relative mount target", "container:\n  a: { image: x, mount: [{ source: ./d, target: data }] }\n", false},
+		{"mount without target", "container:\n  a: { image: x, mount: [{ source: ./d }] }\n", false},
+		{"two probes", "executable:\n  a: { command: x, health: { http: {}, tcp: {} } }\n", false},
+		{"no probe", "executable:\n  a: { command: x, health: { interval: 5s } }\n", false},
+		{"bad duration", "executable:\n  a: { command: x, health: { tcp: {}, interval: 5 } }\n", false},
+		{"duration without unit", "executable:\n  a: { command: x, backoff: { initial: \"10\" } }\n", false},
+		{"negative duration", "executable:\n  a: { command: x, backoff: { max: -1s } }\n", false},
+		{"bad status", "executable:\n  a: { command: x, health: { http: { status: \"2xx\" } } }\n", false},
+		{"reversed-looking status is syntax-valid", "executable:\n  a: { command: x, health: { http: { status: \"200-204\" } } }\n", true},
+		{"exec probe without command", "container:\n  a: { image: x, health: { exec: {} } }\n", false},
+		{"reference as template", "executable:\n  a: { command: x, references: [\"${container.c}\"] }\n", false},
+		{"bad env name", "executable:\n  a: { command: x, env: { \"A-B\": y } }\n", false},
+		{"all character classes off", "parameter:\n  p: { generate: { lower: false, upper: false, numeric: false } }\n", false},
+		{"only special characters", "parameter:\n  p: { generate: { lower: false, upper: false, numeric: false, special: true } }\n", true},
+		{"generate length zero", "parameter:\n  p: { generate: { length: 0 } }\n", false},
+		{"volume with attributes", "volume:\n  v: { path: /x }\n", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			perr, serr := validateYAML(sch, []byte(tc.src))
+			if perr != nil {
+				t.Fatalf("test case is not YAML: %v", perr)
+			}
+			if tc.valid && serr != nil {
+				t.Errorf("schema rejects a valid document:\n%v", serr)
+			}
+			if !tc.valid && serr == nil {
+				t.Errorf("schema accepts an invalid document")
+			}
+		})
+	}
+}
+
+// syntaxExampleYAML is the YAML example of notes/SYNTAX.md, verbatim.
+const syntaxExampleYAML = `
+parameter:
+  greeting:
+    default: hello
+container:
+  cache:
+    image: docker.io/library/redis:7
+    endpoint:
+      tcp: { target_port: 6379 }
+    health:
+      tcp: { endpoint: tcp }
+executable:
+  api:
+    command: go
+    args: [run, ./cmd/api]
+    dir: services/api
+    endpoint:
+      http: { env: PORT }
+    env:
+      REDIS_ADDR: ${container.cache.endpoint.tcp.host_port}
+      GREETING: ${parameter.greeting.value}, world
+    references: [container.cache]
+    wait_for: [container.cache]
+    health:
+      http: { path: /healthz }
+`
+
+// TestSchemaClosed enforces `additionalProperties: false` on every object
+// schema, so a typo in a key is always reported.
+func TestSchemaClosed(t *testing.T) {
+	raw, err := os.ReadFile(schemaPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("parse schema: %v", err)
+	}
+	if got := doc["$schema"]; got != "https://json-schema.org/draft/2020-12/schema" {
+		t.Errorf("$schema = %v, want draft 2020-12", got)
+	}
+	var open []string
+	var walk func(ptr string, v any)
+	walk = func(ptr string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			_, props := v["properties"]
+			_, pats := v["patternProperties"]
+			if props || pats {
+				if ap, ok := v["additionalProperties"]; !ok || ap != false {
+					open = append(open, ptr)
+				}
+			}
+			for k, c := range v {
+				if k == "not" {
+					// Closing a negated schema would invert its meaning.
+					continue
+				}
+				walk(ptr+"/"+k, c)
+			}
+		case []any:
+			for i, c := range v {
+				walk(fmt.Sprintf("%s/%d", ptr, i), c)
+			}
+		}
+	}
+	walk("#", doc)
+	sort.Strings(open)
+	if len(open) > 0 {
+		t.Errorf("object schemas without additionalProperties: false:\n%s", strings.Join(open, "\n"))
+	}
+}
