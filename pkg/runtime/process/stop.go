@@ -1,0 +1,102 @@
+package process
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+)
+
+// sweepTimeout bounds how long Stop waits for SIGKILLed group members to
+// disappear (a process in uninterruptible sleep dies only when it wakes).
+const sweepTimeout = 5 * time.Second
+
+// Stop implements runtime.Driver. It sends the stop signal to the whole
+// process group, waits up to grace for the leader to exit, then SIGKILLs
+// the group. Whether or not the leader had already exited, it then
+// SIGKILLs whatever is left in the group (grandchildren that stayed in it)
+// and waits until no live member remains. Unknown instances are success.
+//
+// If ctx ends while waiting, the group is SIGKILLed and ctx's error is
+// returned without waiting further.
+func (d *Driver) Stop(ctx context.Context, id string, grace time.Duration) error {
+	d.mu.Lock()
+	inst := d.instances[id]
+	d.mu.Unlock()
+	if inst == nil {
+		return nil
+	}
+	select {
+	case <-inst.done:
+	default:
+		d.signal(inst, inst.stopSig)
+		timer := time.NewTimer(grace)
+		select {
+		case <-inst.done:
+			timer.Stop()
+		case <-timer.C:
+			d.log.Info("grace elapsed, killing", zap.String("id", id), zap.Int("pid", inst.pid), zap.Duration("grace", grace))
+			d.signal(inst, syscall.SIGKILL)
+			select {
+			case <-inst.done:
+			case <-ctx.Done():
+				return fmt.Errorf("stop %s: %w", id, ctx.Err())
+			}
+		case <-ctx.Done():
+			timer.Stop()
+			d.signal(inst, syscall.SIGKILL)
+			return fmt.Errorf("stop %s: %w", id, ctx.Err())
+		}
+	}
+	if err := d.sweep(ctx, inst); err != nil {
+		return fmt.Errorf("stop %s: %w", id, err)
+	}
+	return nil
+}
+
+// signal sends sig to inst's process group, or to its PID alone if it does
+// not lead one. A group or process that no longer exists is not an error.
+func (d *Driver) signal(inst *instance, sig syscall.Signal) {
+	target := inst.pid
+	if inst.pgid > 0 {
+		target = -inst.pgid
+	}
+	if err := unix.Kill(target, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+		d.log.Warn("signal failed", zap.String("id", inst.id), zap.Int("target", target), zap.Stringer("signal", sig), zap.Error(err))
+	}
+}
+
+// sweep SIGKILLs the live members left in inst's process group and waits
+// until there are none. The group's ID cannot be reused by an unrelated
+// process while any member is alive, so signalling it is safe here.
+func (d *Driver) sweep(ctx context.Context, inst *instance) error {
+	if inst.pgid <= 0 {
+		return nil
+	}
+	deadline := time.Now().Add(sweepTimeout)
+	for {
+		members, err := GroupMembers(inst.pgid)
+		if err != nil {
+			return err
+		}
+		if len(members) == 0 {
+			return nil
+		}
+		d.log.Debug("killing leftover group members", zap.String("id", inst.id), zap.Int("pgid", inst.pgid), zap.Ints("pids", members))
+		if err := unix.Kill(-inst.pgid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("kill group %d: %w", inst.pgid, err)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d processes of group %d survived SIGKILL: %v", len(members), inst.pgid, members)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
