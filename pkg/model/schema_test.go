@@ -329,6 +329,14 @@ container:
 		{"only special characters", "parameter:\n  p: { generate: { lower: false, upper: false, numeric: false, special: true } }\n", true},
 		{"generate length zero", "parameter:\n  p: { generate: { length: 0 } }\n", false},
 		{"volume with attributes", "volume:\n  v: { path: /x }\n", false},
+		{"scalars as strings", "executable:\n  a: { command: x, args: [1, true], env: { PORT: 8080, DEBUG: true }, labels: { tier: 1 } }\n", true},
+		{"status as number", "executable:\n  a: { command: x, health: { http: { status: 204 } } }\n", true},
+		{"status number out of range", "executable:\n  a: { command: x, health: { http: { status: 99 } } }\n", false},
+		{"empty bodies as null", "parameter:\n  p:\n    generate:\nvolume:\n  v:\nexecutable:\n  a:\n    command: x\n    endpoint:\n      http:\n    backoff:\n    health:\n      tcp:\ncontainer:\n", true},
+		{"null health", "executable:\n  a:\n    command: x\n    health:\n", false},
+		{"null command", "executable:\n  a:\n    command:\n", false},
+		{"list as string", "executable:\n  a: { command: x, args: \"a b\" }\n", false},
+		{"env as list", "executable:\n  a: { command: x, env: [A=b] }\n", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
