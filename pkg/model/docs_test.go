@@ -295,3 +295,74 @@ func TestDocsExamples(t *testing.T) {
 		t.Errorf("found %d hcl/yaml examples in %s; want one per block", count, referencePath)
 	}
 }
+
+// exampleDir holds a complete project in both forms, using every block and
+// attribute, for users to copy from.
+const exampleDir = "../../examples/reference"
+
+// TestDocsReferenceExample checks examples/reference: both forms compile to
+// the same graph, the YAML form passes the schema, and it uses every block
+// type and attribute the schema defines.
+func TestDocsReferenceExample(t *testing.T) {
+	sch := loadSchema(t)
+	graphs := map[string]*model.Graph{}
+	var yamlSrc []byte
+	for _, name := range []string{"apphost.hcl", "apphost.yaml"} {
+		path := filepath.Join(exampleDir, name)
+		src, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, diags := model.Compile(path, src)
+		if diags.HasErrors() {
+			t.Errorf("%s does not compile:\n%s", path, diags.Error())
+			continue
+		}
+		graphs[name] = g
+		if name == "apphost.yaml" {
+			yamlSrc = src
+		}
+	}
+	if h, y := graphs["apphost.hcl"], graphs["apphost.yaml"]; h != nil && y != nil {
+		if a, b := graphSummary(h), graphSummary(y); a != b {
+			t.Errorf("apphost.hcl and apphost.yaml differ:\nhcl:\n%s\nyaml:\n%s", a, b)
+		}
+	}
+	if yamlSrc == nil {
+		return
+	}
+	perr, serr := validateYAML(sch, yamlSrc)
+	if perr != nil || serr != nil {
+		t.Fatalf("apphost.yaml: parse %v; schema %v", perr, serr)
+	}
+	v, _ := yamlToValue(yamlSrc)
+	keys := map[string]bool{}
+	var collect func(v any)
+	collect = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, c := range v {
+				keys[k] = true
+				collect(c)
+			}
+		case []any:
+			for _, c := range v {
+				collect(c)
+			}
+		}
+	}
+	collect(v)
+	n := walkSchema(t)
+	var unused []string
+	for _, set := range []map[string]bool{n.blocks, n.attributes} {
+		for name := range set {
+			if !keys[name] {
+				unused = append(unused, name)
+			}
+		}
+	}
+	sort.Strings(unused)
+	if len(unused) > 0 {
+		t.Errorf("examples/reference/apphost.yaml does not use: %s", strings.Join(unused, ", "))
+	}
+}
