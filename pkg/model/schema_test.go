@@ -3,7 +3,10 @@ package model_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -73,16 +76,26 @@ func loadSchema(t testing.TB) *jsonschema.Schema {
 
 // yamlToValue parses a YAML document into the plain values a JSON decoder
 // would produce (map[string]any, []any, string, int64/float64, bool, nil),
-// which is what the schema validates. Scalars keep YAML's core-schema
-// types, except timestamps, which stay strings: the compiler reads every
-// string-looking scalar as an HCL template, not as a date. An empty
-// document is an empty project, as an empty apphost.hcl is.
+// which is what the schema validates. It reads YAML as the compiler's front
+// end does: one document only, merge keys (<<) applied with explicit keys
+// winning, duplicate keys and unknown tags rejected, timestamps kept as the
+// strings they are written as (every string-like scalar is an HCL template,
+// never a date). An empty document is an empty project, as an empty
+// apphost.hcl is.
 func yamlToValue(src []byte) (any, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(src))
 	var doc yaml.Node
-	if err := yaml.Unmarshal(src, &doc); err != nil {
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return map[string]any{}, nil
+		}
 		return nil, fmt.Errorf("parse yaml: %w", err)
 	}
-	if doc.Kind == 0 || len(doc.Content) == 0 {
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("parse yaml: more than one document (or %v)", err)
+	}
+	if len(doc.Content) == 0 {
 		return map[string]any{}, nil
 	}
 	return nodeValue(doc.Content[0], 0)
@@ -98,11 +111,6 @@ func nodeValue(n *yaml.Node, depth int) (any, error) {
 	switch n.Kind {
 	case yaml.AliasNode:
 		return nodeValue(n.Alias, depth+1)
-	case yaml.DocumentNode:
-		if len(n.Content) == 0 {
-			return nil, nil
-		}
-		return nodeValue(n.Content[0], depth+1)
 	case yaml.SequenceNode:
 		out := make([]any, 0, len(n.Content))
 		for _, c := range n.Content {
@@ -114,44 +122,91 @@ func nodeValue(n *yaml.Node, depth int) (any, error) {
 		}
 		return out, nil
 	case yaml.MappingNode:
-		out := make(map[string]any, len(n.Content)/2)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i]
-			if k.Kind != yaml.ScalarNode {
-				return nil, fmt.Errorf("line %d: mapping key is not a scalar", k.Line)
-			}
-			v, err := nodeValue(n.Content[i+1], depth+1)
+		return mappingValue(n, depth)
+	case yaml.ScalarNode:
+		return scalarValue(n)
+	}
+	return nil, fmt.Errorf("line %d: unsupported YAML node kind %d", n.Line, n.Kind)
+}
+
+func mappingValue(n *yaml.Node, depth int) (map[string]any, error) {
+	out := make(map[string]any, len(n.Content)/2)
+	var merged []map[string]any
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, vn := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
+			v, err := nodeValue(vn, depth+1)
 			if err != nil {
 				return nil, err
 			}
-			out[k.Value] = v
+			switch v := v.(type) {
+			case map[string]any:
+				merged = append(merged, v)
+			case []any:
+				for _, item := range v {
+					m, ok := item.(map[string]any)
+					if !ok {
+						return nil, fmt.Errorf("line %d: merge key (<<) takes mappings", k.Line)
+					}
+					merged = append(merged, m)
+				}
+			default:
+				return nil, fmt.Errorf("line %d: merge key (<<) takes mappings", k.Line)
+			}
+			continue
 		}
-		return out, nil
-	case yaml.ScalarNode:
-		switch n.ShortTag() {
-		case "!!null":
-			return nil, nil
-		case "!!bool":
-			var b bool
-			err := n.Decode(&b)
-			return b, err
-		case "!!int":
-			var i int64
-			if err := n.Decode(&i); err != nil {
-				return nil, fmt.Errorf("line %d: %w", n.Line, err)
+		if k.Kind != yaml.ScalarNode {
+			return nil, fmt.Errorf("line %d: mapping key is not a scalar", k.Line)
+		}
+		if _, dup := out[k.Value]; dup {
+			return nil, fmt.Errorf("line %d: duplicate key %q", k.Line, k.Value)
+		}
+		v, err := nodeValue(vn, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		out[k.Value] = v
+	}
+	for _, m := range merged {
+		for k, v := range m {
+			if _, ok := out[k]; !ok {
+				out[k] = v
 			}
-			return i, nil
-		case "!!float":
-			var f float64
-			if err := n.Decode(&f); err != nil {
-				return nil, fmt.Errorf("line %d: %w", n.Line, err)
-			}
-			return f, nil
-		default:
-			return n.Value, nil
 		}
 	}
-	return nil, fmt.Errorf("line %d: unsupported YAML node kind %d", n.Line, n.Kind)
+	return out, nil
+}
+
+func scalarValue(n *yaml.Node) (any, error) {
+	switch tag := n.ShortTag(); tag {
+	case "!!null":
+		return nil, nil
+	case "!!bool":
+		var b bool
+		if err := n.Decode(&b); err != nil {
+			return nil, fmt.Errorf("line %d: %w", n.Line, err)
+		}
+		return b, nil
+	case "!!int":
+		var i int64
+		if err := n.Decode(&i); err != nil {
+			return nil, fmt.Errorf("line %d: %w", n.Line, err)
+		}
+		return i, nil
+	case "!!float":
+		var f float64
+		if err := n.Decode(&f); err != nil {
+			return nil, fmt.Errorf("line %d: %w", n.Line, err)
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("line %d: %q is not a finite number", n.Line, n.Value)
+		}
+		return f, nil
+	case "!!str", "!!timestamp":
+		return n.Value, nil
+	default:
+		return nil, fmt.Errorf("line %d: unsupported YAML tag %s", n.Line, tag)
+	}
 }
 
 // validateYAML parses src and validates it against sch.
@@ -335,6 +390,16 @@ container:
 		{"empty bodies as null", "parameter:\n  p:\n    generate:\nvolume:\n  v:\nexecutable:\n  a:\n    command: x\n    endpoint:\n      http:\n    backoff:\n    health:\n      tcp:\ncontainer:\n", true},
 		{"null health", "executable:\n  a:\n    command: x\n    health:\n", false},
 		{"null command", "executable:\n  a:\n    command:\n", false},
+		{"merge keys", "executable:\n  a: &base { command: x, restart: always }\n  b: { <<: *base, replicas: 2 }\n", true},
+		{"merge keys bring a bad key", "executable:\n  a: &base { command: x }\n  b: { <<: *base, bogus: 1 }\n", false},
+		{"referenced in structural string", "container:\n  a: { image: x, mount: [{ source: ./d, target: \"/${parameter.p.value}\" }] }\n", false},
+		{"escaped template in constant", "executable:\n  a: { command: x, labels: { l: \"$${x}\" } }\n", true},
+		{"bad stop signal", "container:\n  a: { image: x, stop_signal: TERM }\n", false},
+		{"zero interval", "executable:\n  a: { command: x, health: { tcp: {}, interval: 0s } }\n", false},
+		{"zero start period", "executable:\n  a: { command: x, health: { tcp: {}, start_period: 0s } }\n", true},
+		{"default and generate", "parameter:\n  p: { default: x, generate: {} }\n", false},
+		{"generate too long", "parameter:\n  p: { generate: { length: 5000 } }\n", false},
+		{"numeric mount source", "container:\n  a: { image: x, mount: [{ source: 5, target: /x }] }\n", false},
 		{"list as string", "executable:\n  a: { command: x, args: \"a b\" }\n", false},
 		{"env as list", "executable:\n  a: { command: x, env: [A=b] }\n", false},
 	}
@@ -426,5 +491,41 @@ func TestSchemaClosed(t *testing.T) {
 	sort.Strings(open)
 	if len(open) > 0 {
 		t.Errorf("object schemas without additionalProperties: false:\n%s", strings.Join(open, "\n"))
+	}
+}
+
+// TestSchemaYAMLReader pins the YAML reading rules the schema tests share
+// with the compiler's front end.
+func TestSchemaYAMLReader(t *testing.T) {
+	for _, tc := range []struct {
+		name, src string
+		ok        bool
+	}{
+		{"empty", "", true},
+		{"comment only", "# nothing\n", true},
+		{"two documents", "volume: {}\n---\nvolume: {}\n", false},
+		{"duplicate key", "volume:\n  a: {}\n  a: {}\n", false},
+		{"custom tag", "executable:\n  a: { command: !env HOME }\n", false},
+		{"not a number", "x: .nan\n", false},
+		{"complex key", "? [a]\n: b\n", false},
+		{"broken", "executable: [\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := yamlToValue([]byte(tc.src))
+			if tc.ok && err != nil {
+				t.Errorf("yamlToValue: %v", err)
+			}
+			if !tc.ok && err == nil {
+				t.Errorf("yamlToValue accepted it")
+			}
+		})
+	}
+	v, err := yamlToValue([]byte("a: &x { p: 1, q: 2 }\nb: { <<: *x, q: 3, t: 2024-01-02 }\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := v.(map[string]any)["b"].(map[string]any)
+	if b["p"] != int64(1) || b["q"] != int64(3) || b["t"] != "2024-01-02" {
+		t.Errorf("merge or scalars wrong: %#v", b)
 	}
 }
