@@ -224,7 +224,9 @@ func graphSummary(g *model.Graph) string {
 	var b bytes.Buffer
 	for _, name := range g.Order {
 		r := g.Resources[name]
-		fmt.Fprintf(&b, "%s %s deps=%v endpoints=", r.Kind, r.Name, r.DependsOn)
+		// SpecHash is meant to be independent of the source format, so it
+		// covers the launch-relevant rest (commands, images, mounts, env values).
+		fmt.Fprintf(&b, "%s %s spec=%s deps=%v endpoints=", r.Kind, r.Name, r.SpecHash, r.DependsOn)
 		for _, ep := range r.Endpoints {
 			fmt.Fprintf(&b, "%s/%s/%d/%d/%s/%v,", ep.Name, ep.Scheme, ep.Port, ep.TargetPort, ep.Env, ep.Proxy)
 		}
