@@ -328,9 +328,11 @@ func TestSchemaCases(t *testing.T) {
 		name  string
 		src   string
 		valid bool
+		// strict: the schema rejects what the compiler accepts, on purpose.
+		strict bool
 	}{
-		{"empty document", ``, true},
-		{"syntax example", syntaxExampleYAML, true},
+		{"empty document", ``, true, false},
+		{"syntax example", syntaxExampleYAML, true, false},
 		{"template strings everywhere", `
 parameter:
   pw: { secret: true, generate: { length: 32, special: true } }
@@ -340,7 +342,7 @@ executable:
     args: ["--port=${executable.api.endpoint.http.target_port}", "x"]
     env: { DSN: "postgres://u:${parameter.pw.value}@h/db" }
     endpoint: { http: {} }
-`, true},
+`, true, false},
 		{"volume and bind mounts", `
 volume:
   data: {}
@@ -353,55 +355,56 @@ container:
       - { source: ./init, target: /docker-entrypoint-initdb.d, read_only: true }
     endpoint: { tcp: { scheme: tcp, target_port: 5432, port: 15432 } }
     health: { exec: { command: [pg_isready] }, interval: 1s, timeout: 500ms, retries: 5, start_period: 1m30s }
-`, true},
-		{"unknown top-level kind", "service:\n  a: {}\n", false},
-		{"unknown attribute", "executable:\n  a: { command: x, cmd: y }\n", false},
-		{"bad resource name", "executable:\n  Api: { command: x }\n", false},
-		{"name starting with digit", "volume:\n  1data: {}\n", false},
-		{"missing command", "executable:\n  a: { args: [x] }\n", false},
-		{"missing image", "container:\n  a: { pull: always }\n", false},
-		{"container endpoint without target_port", "container:\n  a: { image: x, endpoint: { http: {} } }\n", false},
-		{"port zero", "executable:\n  a: { command: x, endpoint: { http: { port: 0 } } }\n", false},
-		{"port too large", "executable:\n  a: { command: x, endpoint: { http: { target_port: 65536 } } }\n", false},
-		{"port as string", "executable:\n  a: { command: x, endpoint: { http: { port: \"8080\" } } }\n", false},
-		{"replicas zero", "executable:\n  a: { command: x, replicas: 0 }\n", false},
-		{"bad restart", "executable:\n  a: { command: x, restart: sometimes }\n", false},
-		{"bad pull", "container:\n  a: { image: x, pull: maybe }\n", false},
-		{"bad network", "container:\n  a: { image: x, network: none }\n", false},
-		{"relative mount target", "container:\n  a: { image: x, mount: [{ source: ./d, target: data }] }\n", false},
-		{"mount without target", "container:\n  a: { image: x, mount: [{ source: ./d }] }\n", false},
-		{"two probes", "executable:\n  a: { command: x, health: { http: {}, tcp: {} } }\n", false},
-		{"no probe", "executable:\n  a: { command: x, health: { interval: 5s } }\n", false},
-		{"bad duration", "executable:\n  a: { command: x, health: { tcp: {}, interval: 5 } }\n", false},
-		{"duration without unit", "executable:\n  a: { command: x, backoff: { initial: \"10\" } }\n", false},
-		{"negative duration", "executable:\n  a: { command: x, backoff: { max: -1s } }\n", false},
-		{"bad status", "executable:\n  a: { command: x, health: { http: { status: \"2xx\" } } }\n", false},
-		{"reversed-looking status is syntax-valid", "executable:\n  a: { command: x, health: { http: { status: \"200-204\" } } }\n", true},
-		{"exec probe without command", "container:\n  a: { image: x, health: { exec: {} } }\n", false},
-		{"reference as template", "executable:\n  a: { command: x, references: [\"${container.c}\"] }\n", false},
-		{"bad env name", "executable:\n  a: { command: x, env: { \"A-B\": y } }\n", false},
-		{"all character classes off", "parameter:\n  p: { generate: { lower: false, upper: false, numeric: false } }\n", false},
-		{"only special characters", "parameter:\n  p: { generate: { lower: false, upper: false, numeric: false, special: true } }\n", true},
-		{"generate length zero", "parameter:\n  p: { generate: { length: 0 } }\n", false},
-		{"volume with attributes", "volume:\n  v: { path: /x }\n", false},
-		{"scalars as strings", "executable:\n  a: { command: x, args: [1, true], env: { PORT: 8080, DEBUG: true }, labels: { tier: 1 } }\n", true},
-		{"status as number", "executable:\n  a: { command: x, health: { http: { status: 204 } } }\n", true},
-		{"status number out of range", "executable:\n  a: { command: x, health: { http: { status: 99 } } }\n", false},
-		{"empty bodies as null", "parameter:\n  p:\n    generate:\nvolume:\n  v:\nexecutable:\n  a:\n    command: x\n    endpoint:\n      http:\n    backoff:\n    health:\n      tcp:\ncontainer:\n", true},
-		{"null health", "executable:\n  a:\n    command: x\n    health:\n", false},
-		{"null command", "executable:\n  a:\n    command:\n", false},
-		{"merge keys", "executable:\n  a: &base { command: x, restart: always }\n  b: { <<: *base, replicas: 2 }\n", true},
-		{"merge keys bring a bad key", "executable:\n  a: &base { command: x }\n  b: { <<: *base, bogus: 1 }\n", false},
-		{"referenced in structural string", "container:\n  a: { image: x, mount: [{ source: ./d, target: \"/${parameter.p.value}\" }] }\n", false},
-		{"escaped template in constant", "executable:\n  a: { command: x, labels: { l: \"$${x}\" } }\n", true},
-		{"bad stop signal", "container:\n  a: { image: x, stop_signal: TERM }\n", false},
-		{"zero interval", "executable:\n  a: { command: x, health: { tcp: {}, interval: 0s } }\n", false},
-		{"zero start period", "executable:\n  a: { command: x, health: { tcp: {}, start_period: 0s } }\n", true},
-		{"default and generate", "parameter:\n  p: { default: x, generate: {} }\n", false},
-		{"generate too long", "parameter:\n  p: { generate: { length: 5000 } }\n", false},
-		{"numeric mount source", "container:\n  a: { image: x, mount: [{ source: 5, target: /x }] }\n", false},
-		{"list as string", "executable:\n  a: { command: x, args: \"a b\" }\n", false},
-		{"env as list", "executable:\n  a: { command: x, env: [A=b] }\n", false},
+`, true, false},
+		{"unknown top-level kind", "service:\n  a: {}\n", false, false},
+		{"unknown attribute", "executable:\n  a: { command: x, cmd: y }\n", false, false},
+		{"bad resource name", "executable:\n  Api: { command: x }\n", false, false},
+		{"name starting with digit", "volume:\n  1data: {}\n", false, false},
+		{"missing command", "executable:\n  a: { args: [x] }\n", false, false},
+		{"missing image", "container:\n  a: { pull: always }\n", false, false},
+		{"container endpoint without target_port", "container:\n  a: { image: x, endpoint: { http: {} } }\n", false, false},
+		{"port zero", "executable:\n  a: { command: x, endpoint: { http: { port: 0 } } }\n", false, false},
+		{"port too large", "executable:\n  a: { command: x, endpoint: { http: { target_port: 65536 } } }\n", false, false},
+		// The compiler converts a quoted number; editors should still flag it.
+		{"port as string", "executable:\n  a: { command: x, endpoint: { http: { port: \"8080\" } } }\n", false, true},
+		{"replicas zero", "executable:\n  a: { command: x, replicas: 0 }\n", false, false},
+		{"bad restart", "executable:\n  a: { command: x, restart: sometimes }\n", false, false},
+		{"bad pull", "container:\n  a: { image: x, pull: maybe }\n", false, false},
+		{"bad network", "container:\n  a: { image: x, network: none }\n", false, false},
+		{"relative mount target", "container:\n  a: { image: x, mount: [{ source: ./d, target: data }] }\n", false, false},
+		{"mount without target", "container:\n  a: { image: x, mount: [{ source: ./d }] }\n", false, false},
+		{"two probes", "executable:\n  a: { command: x, health: { http: {}, tcp: {} } }\n", false, false},
+		{"no probe", "executable:\n  a: { command: x, health: { interval: 5s } }\n", false, false},
+		{"bad duration", "executable:\n  a: { command: x, health: { tcp: {}, interval: 5 } }\n", false, false},
+		{"duration without unit", "executable:\n  a: { command: x, backoff: { initial: \"10\" } }\n", false, false},
+		{"negative duration", "executable:\n  a: { command: x, backoff: { max: -1s } }\n", false, false},
+		{"bad status", "executable:\n  a: { command: x, health: { http: { status: \"2xx\" } } }\n", false, false},
+		{"status range", "executable:\n  a: { command: x, endpoint: { http: {} }, health: { http: { status: \"200-204\" } } }\n", true, false},
+		{"exec probe without command", "container:\n  a: { image: x, health: { exec: {} } }\n", false, false},
+		{"reference as template", "executable:\n  a: { command: x, references: [\"${container.c}\"] }\n", false, false},
+		{"bad env name", "executable:\n  a: { command: x, env: { \"A-B\": y } }\n", false, false},
+		{"all character classes off", "parameter:\n  p: { generate: { lower: false, upper: false, numeric: false } }\n", false, false},
+		{"only special characters", "parameter:\n  p: { generate: { lower: false, upper: false, numeric: false, special: true } }\n", true, false},
+		{"generate length zero", "parameter:\n  p: { generate: { length: 0 } }\n", false, false},
+		{"volume with attributes", "volume:\n  v: { path: /x }\n", false, false},
+		{"scalars as strings", "executable:\n  a: { command: x, args: [1, true], env: { PORT: 8080, DEBUG: true }, labels: { tier: 1 } }\n", true, false},
+		{"status as number", "executable:\n  a: { command: x, endpoint: { http: {} }, health: { http: { status: 204 } } }\n", true, false},
+		{"status number out of range", "executable:\n  a: { command: x, health: { http: { status: 99 } } }\n", false, false},
+		{"empty bodies as null", "parameter:\n  p:\n    generate:\nvolume:\n  v:\nexecutable:\n  a:\n    command: x\n    endpoint:\n      http:\n    backoff:\n    health:\n      tcp:\ncontainer:\n", true, false},
+		{"null health", "executable:\n  a:\n    command: x\n    health:\n", false, false},
+		{"null command", "executable:\n  a:\n    command:\n", false, false},
+		{"merge keys", "executable:\n  a: &base { command: x, restart: always }\n  b: { <<: *base, replicas: 2 }\n", true, false},
+		{"merge keys bring a bad key", "executable:\n  a: &base { command: x }\n  b: { <<: *base, bogus: 1 }\n", false, false},
+		{"referenced in structural string", "container:\n  a: { image: x, mount: [{ source: ./d, target: \"/${parameter.p.value}\" }] }\n", false, false},
+		{"escaped template in constant", "executable:\n  a: { command: x, labels: { l: \"$${x}\" } }\n", true, false},
+		{"bad stop signal", "container:\n  a: { image: x, stop_signal: TERM }\n", false, false},
+		{"zero interval", "executable:\n  a: { command: x, health: { tcp: {}, interval: 0s } }\n", false, false},
+		{"zero start period", "executable:\n  a: { command: x, endpoint: { t: {} }, health: { tcp: {}, start_period: 0s } }\n", true, false},
+		{"default and generate", "parameter:\n  p: { default: x, generate: {} }\n", false, false},
+		{"generate too long", "parameter:\n  p: { generate: { length: 5000 } }\n", false, false},
+		{"numeric mount source", "container:\n  a: { image: x, mount: [{ source: 5, target: /x }] }\n", false, false},
+		{"list as string", "executable:\n  a: { command: x, args: \"a b\" }\n", false, false},
+		{"env as list", "executable:\n  a: { command: x, env: [A=b] }\n", false, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -414,6 +417,12 @@ container:
 			}
 			if !tc.valid && serr == nil {
 				t.Errorf("schema accepts an invalid document")
+			}
+			// The schema agrees with the compiler, except where it is
+			// deliberately stricter.
+			_, diags := model.Compile("case.yaml", []byte(tc.src))
+			if want := tc.valid || tc.strict; diags.HasErrors() == want {
+				t.Errorf("model.Compile disagrees (want ok=%v): %v", want, diags)
 			}
 		})
 	}
