@@ -25,6 +25,18 @@ type schemaNames struct {
 	blocks     map[string]bool
 	attributes map[string]bool
 	enums      map[string]bool
+	// places has one entry per attribute and block position, e.g.
+	// container.NAME.health.http.path.
+	places []schemaPlace
+}
+
+// schemaPlace is one attribute or block position in the schema.
+type schemaPlace struct {
+	path  string // dotted, with labels as NAME
+	name  string
+	block bool
+	// doc returns a minimal document that sets this attribute (or block) to v.
+	doc func(v any) any
 }
 
 func walkSchema(t *testing.T) schemaNames {
@@ -81,31 +93,48 @@ func walkSchema(t *testing.T) schemaNames {
 	}
 	n := schemaNames{blocks: map[string]bool{}, attributes: map[string]bool{}, enums: map[string]bool{}}
 	seen := map[string]bool{}
-	var walk func(path string, body map[string]any)
-	walk = func(path string, body map[string]any) {
+	var walk func(path string, body map[string]any, wrap func(any) any)
+	walk = func(path string, body map[string]any, wrap func(any) any) {
 		if seen[path] {
 			return
 		}
 		seen[path] = true
 		props, _ := body["properties"].(map[string]any)
-		for name, raw := range props {
-			s := resolve(raw)
+		names := make([]string, 0, len(props))
+		for name := range props {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			s := resolve(props[name])
 			if s == nil {
 				t.Fatalf("%s.%s: property schema is not an object", path, name)
 			}
+			at := func(v any) any { return wrap(map[string]any{name: v}) }
 			if b := blockBody(s); b != nil {
 				n.blocks[name] = true
-				walk(path+"."+name, b)
+				inner, sub := at, path+"."+name
+				switch {
+				case s["patternProperties"] != nil:
+					// labelled: a mapping keyed by name
+					inner = func(v any) any { return at(map[string]any{"x": v}) }
+					sub += ".NAME"
+				case s["items"] != nil:
+					inner = func(v any) any { return at([]any{v}) }
+				}
+				n.places = append(n.places, schemaPlace{path: sub, name: name, block: true, doc: inner})
+				walk(sub, b, func(v any) any { return inner(v) })
 				continue
 			}
 			n.attributes[name] = true
+			n.places = append(n.places, schemaPlace{path: path + "." + name, name: name, doc: at})
 			enum, _ := s["enum"].([]any)
 			for _, e := range enum {
 				n.enums[fmt.Sprint(e)] = true
 			}
 		}
 	}
-	walk("", root)
+	walk("", root, func(v any) any { return v })
 	if len(n.blocks) == 0 || len(n.attributes) == 0 {
 		t.Fatalf("walking the schema found %d blocks and %d attributes", len(n.blocks), len(n.attributes))
 	}

@@ -538,3 +538,31 @@ func TestSchemaYAMLReader(t *testing.T) {
 		t.Errorf("merge or scalars wrong: %#v", b)
 	}
 }
+
+// TestSchemaAttributesKnownToCompiler sets every attribute and block the
+// schema defines, one at a time, in a minimal document, and checks that
+// model.Compile knows it: no "Unsupported argument" or "Unsupported block
+// type" for it. Other errors (a missing command, a null value) are expected
+// and ignored. This catches a schema that runs ahead of the compiler.
+func TestSchemaAttributesKnownToCompiler(t *testing.T) {
+	n := walkSchema(t)
+	for _, p := range n.places {
+		var v any // null: the front end still checks the name
+		if p.block {
+			v = map[string]any{}
+		}
+		src, err := yaml.Marshal(p.doc(v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, diags := model.Compile("probe.yaml", src)
+		for _, d := range diags {
+			if strings.HasPrefix(d.Summary, "Unsupported") {
+				t.Errorf("%s: the schema defines it, the compiler does not: %s: %s\n%s", p.path, d.Summary, d.Detail, src)
+			}
+		}
+	}
+	if len(n.places) < 40 {
+		t.Errorf("walked only %d places in the schema", len(n.places))
+	}
+}
