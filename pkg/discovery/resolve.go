@@ -55,6 +55,8 @@ type Result struct {
 	// Secrets are values that must never be shown (secret parameters and
 	// everything generated); Mask replaces them.
 	Secrets []string
+	// Host are the values as a process on the host sees them.
+	Host model.Values
 }
 
 // Resolved is one resource with ports allocated and expressions evaluated.
@@ -174,7 +176,30 @@ func Resolve(in Input) *Result {
 		resolveWorkload(in, r, rr, host, inner, res)
 	}
 	sort.Slice(res.Secrets, func(i, j int) bool { return len(res.Secrets[i]) > len(res.Secrets[j]) })
+	res.Host = host
 	return res
+}
+
+// ConsumerEnv is the environment a host process that references the named
+// resources (every workload and parameter if names is empty) would get:
+// what `apphostd env` prints and `apphostd run` passes to its command.
+func (r *Result) ConsumerEnv(g *model.Graph, names []string) (map[string]string, error) {
+	fake := &model.Resource{Name: "consumer"}
+	if len(names) == 0 {
+		for _, n := range g.Order {
+			if k := g.Resources[n].BaseKind; k == model.KindVolume || k == model.KindParameter {
+				continue
+			}
+			fake.References = append(fake.References, model.Ref{Name: n})
+		}
+	}
+	for _, n := range names {
+		if g.Resources[n] == nil {
+			return nil, fmt.Errorf("no resource named %q", n)
+		}
+		fake.References = append(fake.References, model.Ref{Name: n})
+	}
+	return injectedEnv(g, fake, r.Host), nil
 }
 
 func setAttr(v model.Values, name, key, val string) {
