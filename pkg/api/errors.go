@@ -8,3 +8,21 @@ var (
 	ErrBadRequest = errors.New("bad request") // 400
 	ErrConflict   = errors.New("conflict")    // 409
 )
+
+// Errors the server itself produces. A client sees every error as an
+// *APIError whose Is reports the matching sentinel, so callers write
+// errors.Is(err, api.ErrTimeout) on either side of the socket.
+var (
+	// ErrTimeout: a start/stop/restart did not reach its target state
+	// within ?timeout (504). A Backend may also return it (or
+	// context.DeadlineExceeded, which maps to it).
+	ErrTimeout = errors.New("timeout")
+	// ErrInvalidConfig: the reloaded project file has errors (422).
+	ErrInvalidConfig = errors.New("invalid config")
+	// ErrMethodNotAllowed: the route exists but not for this method (405).
+	ErrMethodNotAllowed = errors.New("method not allowed")
+	// ErrTooLarge: the request body exceeds the limit (413).
+	ErrTooLarge = errors.New("request body too large")
+	// ErrInternal: anything else (500).
+	ErrInternal = errors.New("internal error")
+)
