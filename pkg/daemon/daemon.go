@@ -63,6 +63,7 @@ type Daemon struct {
 	rec     *reconcile.Reconciler
 	drivers map[string]runtime.Driver
 	ports   *stickyPorts
+	alloc   *discovery.PortAllocator
 	secrets *discovery.Secrets
 	logs    *logPipeline
 	started time.Time
@@ -146,6 +147,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("ports: %w", err)
 	}
+	if w := alloc.Warning(); w != nil {
+		d.log.Warn("ports state", zap.Error(w))
+	}
+	d.alloc = alloc
 	d.ports = newStickyPorts(alloc)
 	if d.secrets, err = discovery.LoadSecrets(d.proj.SecretsFile()); err != nil {
 		return err
@@ -260,6 +265,9 @@ func (d *Daemon) apply(src []byte, g *model.Graph) error {
 		Secrets:    d.secrets,
 		ParamFile:  params,
 	})
+	if err := d.alloc.Save(); err != nil {
+		d.log.Warn("save ports", zap.Error(err))
+	}
 	for _, r := range g.Resources {
 		if r.BaseKind == model.KindVolume {
 			_ = os.MkdirAll(filepath.Join(d.proj.VolumeDir(), r.Name), 0o700)
@@ -361,4 +369,14 @@ func (d *Daemon) portSnapshot() map[string]int {
 		out[k] = v
 	}
 	return out
+}
+
+// Kill stops every instance at once with SIGKILL (a second Ctrl-C).
+func (d *Daemon) Kill() {
+	if d.rec == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	d.rec.Kill(ctx)
 }

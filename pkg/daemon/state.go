@@ -3,6 +3,7 @@ package daemon
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 
 	"go.uber.org/zap"
@@ -44,4 +45,21 @@ func loadState(path string, log *zap.Logger) persistedState {
 
 func writeState(path string, st persistedState) error {
 	return fsutil.WriteJSONAtomic(path, st)
+}
+
+// ReadRecords returns the instances recorded in a state file, for `down`
+// after a daemon crash. A missing file has none.
+func ReadRecords(path string) ([]reconcile.Record, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var st persistedState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("corrupt: %w", err)
+	}
+	return st.Instances, nil
 }

@@ -507,3 +507,35 @@ func (r *Reconciler) stopLevelsLocked() [][]string {
 	}
 	return levels
 }
+
+// Kill stops every live instance with no grace period, in parallel, and
+// marks the reconciler shut down.
+func (r *Reconciler) Kill(ctx context.Context) {
+	r.mu.Lock()
+	r.shutdown = true
+	type target struct {
+		id  string
+		drv runtime.Driver
+	}
+	var ts []target
+	for _, st := range r.res {
+		for _, in := range st.insts {
+			if in.phase == phaseRunning || in.phase == phaseStarting || in.phase == phaseStopping {
+				in.stopRequested = true
+				if drv := r.opts.Drivers[in.baseKind]; drv != nil {
+					ts = append(ts, target{in.id, drv})
+				}
+			}
+		}
+	}
+	r.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, t := range ts {
+		wg.Add(1)
+		go func(t target) {
+			defer wg.Done()
+			_ = t.drv.Stop(ctx, t.id, 0)
+		}(t)
+	}
+	wg.Wait()
+}

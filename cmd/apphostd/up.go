@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/apphostd/apphostd/pkg/api"
+	"github.com/apphostd/apphostd/pkg/daemon"
+	"github.com/apphostd/apphostd/pkg/model"
+	"github.com/apphostd/apphostd/pkg/project"
+)
+
+func init() { register(newUpCmd) }
+
+type upOptions struct {
+	detach      bool
+	wait        bool
+	timeout     time.Duration
+	jsonOut     bool
+	daemonChild bool
+	debug       bool
+	grace       time.Duration
+}
+
+func newUpCmd() *cobra.Command {
+	var o upOptions
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Start the project's daemon and run every resource",
+		Long: `Start the project's daemon and run every autostart resource in dependency order.
+
+In the foreground (default) every resource's output is streamed, prefixed by
+its name; Ctrl-C stops everything in reverse dependency order (a second Ctrl-C
+forces it). With -d the daemon runs in the background (log in
+.apphost/daemon.log) and up returns once its socket answers. --wait implies -d
+and returns once every autostart resource is Running and Healthy (or Finished).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runUp(cmd, o) },
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&o.detach, "detach", "d", false, "run the daemon in the background")
+	f.BoolVar(&o.wait, "wait", false, "wait until every autostart resource is ready (implies -d)")
+	f.DurationVar(&o.timeout, "timeout", 5*time.Minute, "with --wait: give up after this long (exit 4)")
+	f.BoolVar(&o.jsonOut, "json", false, "with --wait: print a JSON summary of the resources")
+	f.BoolVar(&o.debug, "debug", false, "log at debug level to .apphost/daemon.log")
+	f.DurationVar(&o.grace, "stop-grace", 10*time.Second, "time between SIGTERM and SIGKILL when stopping a resource")
+	f.BoolVar(&o.daemonChild, "daemon-child", false, "internal: run as the detached daemon")
+	_ = f.MarkHidden("daemon-child")
+	return cmd
+}
+
+func projectFlag(cmd *cobra.Command) string {
+	f, _ := cmd.Flags().GetString("file")
+	return f
+}
+
+func runUp(cmd *cobra.Command, o upOptions) error {
+	p, err := project.Locate(projectFlag(cmd), "")
+	if err != nil {
+		return withCode(exitError, err)
+	}
+	if o.daemonChild {
+		return runDaemon(p, o, false)
+	}
+	if o.wait {
+		o.detach = true
+	}
+	if pid := daemon.LockHolder(p.LockFile()); pid != 0 {
+		if !o.detach {
+			return withCode(exitError, fmt.Errorf("apphostd is already running for %s%s; follow it with `apphostd logs -f`, stop it with `apphostd down`", p.Dir, pidNote(pid)))
+		}
+		fmt.Fprintf(os.Stderr, "apphostd is already running for %s%s\n", p.Dir, pidNote(pid))
+		c := api.Dial(p.Socket())
+		defer c.Close()
+		if o.wait {
+			return waitReady(cmd.Context(), c, waitOptions{timeout: o.timeout, jsonOut: o.jsonOut, forWhat: "healthy"})
+		}
+		return printStatusSummary(cmd.Context(), c)
+	}
+	// Validate before starting anything, so errors show with snippets here.
+	src, err := os.ReadFile(p.File)
+	if err != nil {
+		return withCode(exitError, err)
+	}
+	if _, diags := model.Compile(p.File, src); diags.HasErrors() {
+		_ = model.WriteDiagnostics(os.Stderr, p.File, src, diags, interactive(os.Stderr))
+		return withCode(exitError, errors.New(""))
+	}
+	if !o.detach {
+		return runDaemon(p, o, true)
+	}
+	pid, err := spawnDaemon(p, o)
+	if err != nil {
+		return withCode(exitError, err)
+	}
+	if !o.jsonOut {
+		fmt.Fprintf(os.Stderr, "apphostd started in the background (pid %d) for %s\n", pid, p.Dir)
+	}
+	if !o.wait {
+		return nil
+	}
+	c := api.Dial(p.Socket())
+	defer c.Close()
+	return waitReady(cmd.Context(), c, waitOptions{timeout: o.timeout, jsonOut: o.jsonOut, forWhat: "healthy"})
+}
+
+func pidNote(pid int) string {
+	if pid > 0 {
+		return fmt.Sprintf(" (pid %d)", pid)
+	}
+	return ""
+}
+
+// runDaemon runs the daemon in this process until it shuts down.
+func runDaemon(p project.Project, o upOptions, foreground bool) error {
+	if err := p.EnsureStateDir(); err != nil {
+		return withCode(exitError, err)
+	}
+	log, closeLog, err := newDaemonLogger(p.DaemonLog(), foreground, o.debug)
+	if err != nil {
+		return withCode(exitError, err)
+	}
+	defer closeLog()
+	opts := daemon.Options{
+		Project:      p,
+		Log:          log,
+		Version:      version,
+		StopGrace:    o.grace,
+		ExtraDrivers: extraDrivers(p, log),
+	}
+	if foreground {
+		opts.Output = os.Stdout
+		opts.Color = interactive(os.Stdout)
+	}
+	d := daemon.New(opts)
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	go func() {
+		n := 0
+		for s := range sigs {
+			if s == syscall.SIGHUP {
+				_, _ = d.ReloadFromDisk()
+				continue
+			}
+			n++
+			if n == 1 {
+				if foreground {
+					fmt.Fprintln(os.Stderr, "apphostd: stopping (again to force)...")
+				}
+				d.Shutdown()
+				continue
+			}
+			if foreground {
+				fmt.Fprintln(os.Stderr, "apphostd: forcing stop")
+			}
+			d.Kill()
+			os.Exit(130)
+		}
+	}()
+	err = d.Run(context.Background())
+	var ce *daemon.ConfigError
+	switch {
+	case errors.As(err, &ce):
+		fmt.Fprint(os.Stderr, ce.Rendered)
+		return withCode(exitError, errors.New(""))
+	case errors.Is(err, daemon.ErrAlreadyRunning):
+		return withCode(exitError, err)
+	case err != nil:
+		return withCode(exitError, err)
+	}
+	return nil
+}
+
+// spawnDaemon starts `apphostd up --daemon-child` in its own session and
+// returns once its socket answers, or with the daemon's own error output if
+// it exits first.
+func spawnDaemon(p project.Project, o upOptions) (int, error) {
+	if err := p.EnsureStateDir(); err != nil {
+		return 0, err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return 0, err
+	}
+	outPath := filepath.Join(p.StateDir(), "daemon.out")
+	out, err := os.OpenFile(outPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	defer out.Close()
+	args := []string{"up", "--daemon-child", "-f", p.File, "--stop-grace", o.grace.String()}
+	if o.debug {
+		args = append(args, "--debug")
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Dir = p.Dir
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("start daemon: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	c := api.Dial(p.Socket())
+	defer c.Close()
+	deadline := time.After(60 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-exited:
+			b, _ := os.ReadFile(outPath)
+			msg := strings.TrimSpace(string(b))
+			if msg == "" {
+				msg = "see " + p.DaemonLog()
+			}
+			return 0, fmt.Errorf("the daemon exited during startup:\n%s", msg)
+		case <-deadline:
+			return cmd.Process.Pid, fmt.Errorf("the daemon (pid %d) did not answer on %s within 60s; see %s", cmd.Process.Pid, p.Socket(), p.DaemonLog())
+		case <-tick.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			_, err := c.Info(ctx)
+			cancel()
+			if err == nil {
+				return cmd.Process.Pid, nil
+			}
+		}
+	}
+}
