@@ -86,7 +86,7 @@ func (c *compiler) decodeResource(blk *Block) *Resource {
 		r.Container = spec
 		c.decodeCommon(r, body)
 		for _, ep := range r.Endpoints {
-			if ep.TargetPort == 0 {
+			if ep.TargetPort == 0 && !c.endpointHasAttr(body, ep.Name, "target_port") {
 				c.diags = append(c.diags, errAt(ep.Range, "Missing target_port",
 					fmt.Sprintf("Container endpoint %q needs target_port: the port the process inside the container listens on.", ep.Name)))
 			}
@@ -97,6 +97,19 @@ func (c *compiler) decodeResource(blk *Block) *Resource {
 		r.Volume = &VolumeSpec{}
 	}
 	return r
+}
+
+// endpointHasAttr reports whether the endpoint block named ep sets attr
+// (validly or not), so a bad value is not also reported as missing.
+func (c *compiler) endpointHasAttr(body *Body, ep, attr string) bool {
+	for _, eb := range body.BlocksOfType("endpoint") {
+		if eb.Label() == ep {
+			if a := eb.Body.Attributes[attr]; a != nil && !isNullExpr(a.Expr) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // oneOf decodes an optional enumerated constant string into *dst.

@@ -87,7 +87,7 @@ func (y *yamlFront) yamlError(err error) *hcl.Diagnostic {
 	return &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  "Invalid YAML",
-		Detail:   err.Error(),
+		Detail:   err.Error() + " (the YAML parser names the line where the enclosing construct starts; the mistake is there or just after)",
 		Subject:  &rng,
 	}
 }

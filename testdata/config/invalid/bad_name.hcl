@@ -1,0 +1,3 @@
+executable "Api" { # ERROR: Invalid resource name
+  command = "go"
+}

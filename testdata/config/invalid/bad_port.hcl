@@ -1,0 +1,6 @@
+executable "api" {
+  command = "go"
+  endpoint "http" {
+    port = 70000 # ERROR: Invalid port
+  }
+}

@@ -1,0 +1,4 @@
+executable "api" {
+  command = "go"
+  restart = "sometimes" # ERROR: Invalid value for restart
+}

@@ -1,0 +1,4 @@
+container "c" {
+  image       = "alpine"
+  stop_signal = "TERM" # ERROR: Invalid stop signal
+}

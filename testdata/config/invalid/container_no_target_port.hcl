@@ -1,0 +1,6 @@
+container "web" {
+  image = "nginx"
+  endpoint "http" { # ERROR: Missing target_port
+    port = 8080
+  }
+}

@@ -1,0 +1,10 @@
+executable "api" {
+  command = "go"
+  endpoint "http" {}
+  health {
+    http {}
+  }
+  health { # ERROR: Duplicate health block
+    tcp {}
+  }
+}

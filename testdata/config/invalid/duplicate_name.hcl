@@ -1,0 +1,7 @@
+parameter "api" {
+  default = "x"
+}
+
+executable "api" { # ERROR: Duplicate resource name
+  command = "go"
+}

@@ -1,0 +1,3 @@
+container "cache" { # ERROR: Missing required argument
+  args = ["--appendonly", "yes"]
+}

@@ -1,0 +1,3 @@
+executable { # ERROR: Missing name for executable
+  command = "go"
+}

@@ -1,0 +1,6 @@
+executable "api" {
+  command = "go"
+  health { # ERROR: Missing health probe
+    interval = "1s"
+  }
+}

@@ -1,0 +1,3 @@
+parameter "p" {
+  default = "${parameter.p.value}x" # ERROR: Self-referential parameter
+}

@@ -1,0 +1,4 @@
+executable "api" {
+  command  = "go"
+  replicas = 0 # ERROR: Invalid replicas
+}

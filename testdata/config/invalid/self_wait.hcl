@@ -1,0 +1,4 @@
+executable "api" {
+  command  = "go"
+  wait_for = [executable.api] # ERROR: Self reference
+}

@@ -1,0 +1,4 @@
+executable "api" {
+  command = "go"
+  args = ["run",
+} # ERROR: Invalid expression

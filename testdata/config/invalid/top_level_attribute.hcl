@@ -1,0 +1,5 @@
+name = "my-app" # ERROR: Unsupported argument
+
+executable "api" {
+  command = "go"
+}

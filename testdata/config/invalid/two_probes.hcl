@@ -1,0 +1,8 @@
+executable "api" {
+  command = "go"
+  endpoint "http" {}
+  health {
+    http {}
+    tcp {} # ERROR: Conflicting health probes
+  }
+}

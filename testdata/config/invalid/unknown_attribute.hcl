@@ -1,0 +1,3 @@
+executable "api" { # ERROR: Missing required argument
+  comand = "go" # ERROR: Unsupported argument
+}

@@ -1,0 +1,3 @@
+service "api" { # ERROR: Unsupported block type
+  command = "go"
+}

@@ -1,0 +1,6 @@
+executable "api" {
+  command = "go"
+  env = {
+    TOKEN = base64encode("secret") # ERROR: Call to unknown function
+  }
+}

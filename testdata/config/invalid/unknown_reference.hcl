@@ -1,0 +1,6 @@
+executable "api" {
+  command = "go"
+  env = {
+    PEER = executable.nope.endpoint.http.url # ERROR: Reference to undeclared resource
+  }
+}

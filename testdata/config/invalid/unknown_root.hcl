@@ -1,0 +1,4 @@
+executable "api" {
+  command = "go"
+  dir     = var.dir # ERROR: Unknown reference
+}

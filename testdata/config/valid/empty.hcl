@@ -1,0 +1,1 @@
+# An empty project is valid: nothing to run.
