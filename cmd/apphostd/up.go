@@ -149,10 +149,19 @@ func runDaemon(p project.Project, o upOptions, foreground bool) error {
 	defer signal.Stop(sigs)
 	go func() {
 		n := 0
+		var first time.Time
 		for s := range sigs {
 			if s == syscall.SIGHUP {
 				_, _ = d.ReloadFromDisk()
 				continue
+			}
+			// One Ctrl-C can arrive twice (to the process and to its
+			// group, as timeout(1) sends it): only a later one forces.
+			if n == 1 && time.Since(first) < 300*time.Millisecond {
+				continue
+			}
+			if n == 0 {
+				first = time.Now()
 			}
 			n++
 			if n == 1 {

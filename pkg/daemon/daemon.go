@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -178,13 +179,21 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// Adopt what a previous daemon left running, before the first pass, so
 	// nothing is started twice.
 	st := loadState(d.proj.StateFile(), d.log)
-	for key, port := range st.Ports {
-		d.ports.Pin(key, port)
-	}
 	d.logs.SetOffsets(st.LogOffsets)
 	if len(st.Instances) > 0 {
 		adopted, lost := d.rec.Adopt(ctx, st.Instances)
 		d.log.Info("adoption", zap.Int("adopted", len(adopted)), zap.Int("gone", len(lost)))
+		// Ports held by adopted instances are ours: keep them without the
+		// allocator's "can it still be bound" check, which they would fail.
+		held := map[string]bool{}
+		for _, a := range adopted {
+			held[a.Resource] = true
+		}
+		for key, port := range st.Ports {
+			if res, _, _ := strings.Cut(key, "/"); held[res] {
+				d.ports.Pin(key, port)
+			}
+		}
 	}
 	d.rec.Run()
 	defer d.rec.Close()
