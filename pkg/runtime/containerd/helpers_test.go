@@ -156,3 +156,5 @@ func readFileEventually(t testing.TB, path, want string) string {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func itoa(n int) string { return fmt.Sprint(n) }

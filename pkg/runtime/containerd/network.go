@@ -48,7 +48,7 @@ func (d *Driver) network() (gocni.CNI, error) {
 			d.cniErr = fmt.Errorf("init CNI: %w", err)
 			return
 		}
-		if err := c.Load(gocni.WithLoNetwork, gocni.WithConfListBytes(conf)); err != nil {
+		if err := c.Load(gocni.WithConfListBytes(conf), gocni.WithLoNetwork); err != nil {
 			d.cniErr = fmt.Errorf("load CNI config: %w", err)
 			return
 		}

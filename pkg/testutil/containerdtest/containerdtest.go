@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -93,14 +94,28 @@ func Start(t testing.TB) *Instance {
 	in.cmd = exec.Command(bin, "--config", cfg, "--log-level", "warn")
 	in.cmd.Stdout, in.cmd.Stderr = logf, logf
 	// Own process group: a ^C to the test does not reach the daemon before
-	// the cleanup below has stopped it in order.
-	in.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := in.cmd.Start(); err != nil {
+	// the cleanup below has stopped it in order. Pdeathsig kills it if the
+	// test binary dies without cleaning up; it fires when the forking
+	// *thread* exits, so the fork happens on a goroutine that keeps its
+	// thread locked until the daemon is gone.
+	in.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	started := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread()
+		if err := in.cmd.Start(); err != nil {
+			started <- err
+			goruntime.UnlockOSThread()
+			return
+		}
+		started <- nil
+		_ = in.cmd.Wait()
+		close(in.done) // the locked thread ends with this goroutine
+	}()
+	if err := <-started; err != nil {
 		os.RemoveAll(dir)
 		unavailable(t, "start containerd: %v", err)
 	}
 	in.PID = in.cmd.Process.Pid
-	go func() { _ = in.cmd.Wait(); close(in.done) }()
 	t.Cleanup(func() { in.stop(t) })
 
 	if err := in.waitReady(); err != nil {
@@ -226,6 +241,31 @@ func (in *Instance) killLeftovers() int {
 			}
 			if syscall.Kill(pid, syscall.SIGKILL) == nil {
 				n++
+			}
+		}
+	}
+	// Shims (containerd-shim-runc-v2 ... -address <our socket>) outlive the
+	// daemon; they are ours by that argument.
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if len(args) == 0 || !strings.Contains(args[0], "containerd-shim") {
+			continue
+		}
+		for i := 0; i+1 < len(args); i++ {
+			if args[i] == "-address" && args[i+1] == in.Address {
+				if syscall.Kill(pid, syscall.SIGKILL) == nil {
+					n++
+				}
+				break
 			}
 		}
 	}
