@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -18,7 +19,9 @@ import (
 //     called with that first result and afterwards only when Status changes.
 //   - The first success is StatusHealthy at once.
 //   - Before the first success, probes run fast: at once, then after
-//     FastInitial, growing 1.5x per failure up to Interval. A failure counts
+//     FastInitial, growing 1.5x per failure up to Interval, but at most
+//     50 ms apart while the target refuses connections (nothing listens
+//     yet, so probing costs the app nothing). A failure counts
 //     towards Retries only once the start period is over and at most once
 //     per Interval (the first one no sooner than Interval after Start), so
 //     fast probing never makes a slow starter Unhealthy earlier than
@@ -163,8 +166,7 @@ func (c *Checker) run(ctx context.Context) {
 			if everHealthy {
 				next = s.Interval
 			} else {
-				next = fastDelay
-				fastDelay = min(time.Duration(float64(fastDelay)*fastGrowth), s.Interval)
+				next, fastDelay = fastSchedule(fastDelay, s.Interval, err)
 			}
 		}
 		next = max(next, now.Sub(began))
@@ -183,6 +185,17 @@ func (c *Checker) run(ctx context.Context) {
 		first = false
 		timer.Reset(next)
 	}
+}
+
+// fastSchedule returns the delay before the next probe and the grown
+// delay for the one after, before the first success.
+func fastSchedule(delay, interval time.Duration, err error) (next, grown time.Duration) {
+	next = delay
+	grown = min(time.Duration(float64(delay)*fastGrowth), interval)
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		next = min(next, refusedMaxDelay)
+	}
+	return next, grown
 }
 
 // probeOnce runs the target's probe bounded by Timeout and names the

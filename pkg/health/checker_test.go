@@ -2,11 +2,13 @@ package health
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -346,5 +348,26 @@ func TestSpecDefaults(t *testing.T) {
 	}
 	if err := (Spec{Target: Target{TCPAddr: "127.0.0.1:1"}, Retries: -1}).Validate(); err == nil {
 		t.Error("negative retries validated")
+	}
+}
+
+func TestFastSchedule(t *testing.T) {
+	refused := ProbeTCP(context.Background(), freeAddr(t))
+	if !errors.Is(refused, syscall.ECONNREFUSED) {
+		t.Fatalf("probe of a closed port: %v, want ECONNREFUSED in the chain", refused)
+	}
+	answered := errors.New("get http://x: status 503, want 200-399")
+
+	next, grown := fastSchedule(5*time.Millisecond, time.Second, answered)
+	if next != 5*time.Millisecond || grown != 7500*time.Microsecond {
+		t.Errorf("5ms: next %v grown %v, want 5ms and 7.5ms", next, grown)
+	}
+	next, grown = fastSchedule(800*time.Millisecond, time.Second, answered)
+	if next != 800*time.Millisecond || grown != time.Second {
+		t.Errorf("800ms: next %v grown %v, want 800ms and the 1s interval", next, grown)
+	}
+	next, _ = fastSchedule(800*time.Millisecond, time.Second, refused)
+	if next != refusedMaxDelay {
+		t.Errorf("refused: next %v, want the %v cap", next, refusedMaxDelay)
 	}
 }

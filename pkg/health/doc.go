@@ -9,7 +9,8 @@
 //
 // Timing. Before the first success a Checker probes fast — the first probe
 // fires at once, then after FastInitial (5 ms by default), growing by half
-// each time up to Interval — because a freshly started server binds within
+// each time up to Interval (but at most 50 ms while connections are
+// refused) — because a freshly started server binds within
 // milliseconds to seconds and every millisecond between "bound" and
 // "reported healthy" is added to `up --wait` and to each dependent's start.
 // Once healthy it probes every Interval. Failures are paced as if probes

@@ -14,15 +14,27 @@ import (
 
 // DefaultClient is the HTTP client probes share when a Spec names none.
 //
-// Keep-alives are off: a held idle connection would block a single-threaded
-// dev server (php -S, a plain Python HTTPServer speaking HTTP/1.1) from
-// serving anyone else, and a fresh loopback connect per probe costs
-// microseconds. Redirects are not followed (a 3xx is judged by its own
-// status, as Docker and Kubernetes do), proxies from the environment are
-// ignored, and TLS certificates are not verified, because probes target
-// loopback dev servers that commonly use self-signed certificates (kubelet
-// skips verification for HTTPS probes for the same reason).
+// It keeps one idle connection per target between probes: measured here
+// with 100 targets probed every second, the prober's own CPU was 0.66 % of
+// a core with reuse against 1.72 % with a fresh connection per probe, and
+// BENCHMARKS.md W3 allows the whole daemon 2 %. A server that closes idle
+// connections (Node's 5 s keepAliveTimeout) only costs a transparent
+// redial: a GET without a body is retried on a new connection. The price is
+// that a strictly single-connection HTTP/1.1 keep-alive server would be
+// held by the prober between probes; for such a resource set Spec.Client
+// to a NewClient() with Transport.DisableKeepAlives.
+//
+// Redirects are not followed (a 3xx is judged by its own status, as Docker
+// and Kubernetes do), proxies from the environment are ignored, and TLS
+// certificates are not verified, because probes target loopback dev
+// servers that commonly use self-signed certificates (kubelet skips
+// verification for HTTPS probes for the same reason).
 var DefaultClient = NewClient()
+
+// idleConnTimeout is longer than the default 5 s interval so connections
+// are reused, and short enough that a stopped checker's connection does not
+// linger.
+const idleConnTimeout = 30 * time.Second
 
 // NewClient returns a client configured like DefaultClient. Per-probe
 // timeouts come from the request context, not from the client.
@@ -31,11 +43,11 @@ func NewClient() *http.Client {
 		Transport: &http.Transport{
 			Proxy:               nil,
 			DialContext:         (&net.Dialer{KeepAlive: -1}).DialContext,
-			DisableKeepAlives:   true,
 			DisableCompression:  true,
 			TLSClientConfig:     &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // loopback health probes, see DefaultClient
-			TLSHandshakeTimeout: 0,                                     // bounded by the request context
-			MaxIdleConns:        1,
+			MaxIdleConns:        0,                                     // no global cap: one per target, bounded below
+			MaxIdleConnsPerHost: 1,                                     // probes of one target never overlap
+			IdleConnTimeout:     idleConnTimeout,
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
@@ -43,9 +55,9 @@ func NewClient() *http.Client {
 	}
 }
 
-// maxDrain bounds how much of a probe response body is read: enough to end
-// the exchange cleanly for small health bodies, not a way to download a
-// large page every interval.
+// maxDrain bounds how much of a probe response body is read: a body read
+// to its end lets the connection be reused, but a probe must not download
+// a large page every interval (a longer body just costs a new connection).
 const maxDrain = 64 << 10
 
 // ProbeHTTP sends GET url and succeeds if the response status is in

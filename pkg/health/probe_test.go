@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -168,5 +169,34 @@ func TestTargetValidate(t *testing.T) {
 	}
 	if err := (Target{TCPAddr: "127.0.0.1:1"}).Validate(); err != nil {
 		t.Errorf("tcp target: %v", err)
+	}
+}
+
+func TestProbeHTTPReusesConnection(t *testing.T) {
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(okHandler())
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	client := NewClient()
+	defer client.CloseIdleConnections()
+	ctx := context.Background()
+	for range 5 {
+		if err := ProbeHTTP(ctx, client, srv.URL, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("5 probes opened %d connections, want 1", n)
+	}
+	// The server dropping idle connections (as Node does after 5 s) must
+	// not turn into a failed probe.
+	srv.CloseClientConnections()
+	if err := ProbeHTTP(ctx, client, srv.URL, 0, 0); err != nil {
+		t.Errorf("probe after the server closed the idle connection: %v", err)
 	}
 }
