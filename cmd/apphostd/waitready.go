@@ -82,9 +82,9 @@ func waitReady(ctx context.Context, c *api.Client, o waitOptions) error {
 		name string
 	}
 	done := make(chan outcome, 1)
-	evalNow := func() (bool, string) {
+	evalNow := func() (ok bool, failed []string) {
 		if len(res) == 0 {
-			return false, ""
+			return false, nil
 		}
 		targets := o.targets(res)
 		all := true
@@ -95,13 +95,34 @@ func waitReady(ctx context.Context, c *api.Client, o waitOptions) error {
 				continue
 			}
 			if r.Failed() && !o.satisfied(r) {
-				return false, n
+				failed = append(failed, n)
 			}
 			if !o.satisfied(r) {
 				all = false
 			}
 		}
-		return all, ""
+		return all && len(failed) == 0, failed
+	}
+	// The list first: it names every target, so a partial event snapshot
+	// can never look like "all ready".
+	initial, err := c.Resources(ctx)
+	if err != nil {
+		if api.IsNoDaemon(err) {
+			return withCode(exitNoDaemon, err)
+		}
+		return withCode(exitError, err)
+	}
+	for _, r := range initial {
+		res[r.Name] = r
+	}
+	if len(o.names) > 0 {
+		for _, n := range o.names {
+			if _, ok := res[n]; !ok {
+				return withCode(exitError, fmt.Errorf("no resource named %q", n))
+			}
+		}
+	} else {
+		o.names = o.targets(res)
 	}
 	go func() {
 		err := c.Events(ctx, func(e status.Event) error {
@@ -115,8 +136,8 @@ func waitReady(ctx context.Context, c *api.Client, o waitOptions) error {
 				delete(res, e.Resource.Name)
 			}
 			ok, failed := evalNow()
-			if failed != "" {
-				return fmt.Errorf("%w: %s", errWaitFailed, failed)
+			if len(failed) > 0 {
+				return fmt.Errorf("%w: %s", errWaitFailed, strings.Join(failed, ","))
 			}
 			if ok {
 				return io.EOF
@@ -138,12 +159,16 @@ func waitReady(ctx context.Context, c *api.Client, o waitOptions) error {
 		fmt.Fprintf(o.out, "%s all %d resources ready in %.2fs\n", stamp(start), len(o.targets(res)), time.Since(start).Seconds())
 		return nil
 	case errors.Is(out.err, errWaitFailed):
-		r := res[out.name]
-		diagnose(ctx, c, o, r)
+		var msgs []string
+		for _, n := range strings.Split(out.name, ",") {
+			r := res[n]
+			diagnose(ctx, c, o, r)
+			msgs = append(msgs, fmt.Sprintf("%s is %s: %s", r.Name, r.State, nonEmptyStr(r.Reason, r.LastError)))
+		}
 		if o.jsonOut {
 			_ = writeSummary(os.Stdout, res, start, false)
 		}
-		return withCode(exitUnhealthy, fmt.Errorf("%s is %s: %s", r.Name, r.State, nonEmptyStr(r.Reason, r.LastError)))
+		return withCode(exitUnhealthy, errors.New(strings.Join(msgs, "; ")))
 	case ctx.Err() != nil || errors.Is(out.err, context.DeadlineExceeded):
 		var pending []string
 		for _, n := range o.targets(res) {

@@ -231,6 +231,17 @@ func (r *Reconciler) SetDesired(d *Desired) {
 		keys = append(keys, n)
 		if r.res[n] == nil {
 			r.res[n] = &resource{name: n, insts: map[int]*instance{}}
+			// Publish new resources at once, so a reader right after
+			// SetDesired (up --wait) sees the whole graph, not only what
+			// the workers have reached.
+			mr := d.Graph.Resources[n]
+			r.opts.Store.Update(n, func(s *status.Resource) {
+				s.Kind, s.BaseKind, s.Autostart = mr.Kind, mr.BaseKind, mr.Autostart
+				s.DependsOn = append([]string(nil), mr.DependsOn...)
+				if s.State == "" {
+					s.State = status.NotStarted
+				}
+			})
 		}
 	}
 	for n := range r.res {
