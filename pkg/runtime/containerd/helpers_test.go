@@ -27,6 +27,7 @@ type env struct {
 	opts    Options
 	logDir  string
 	imgName string
+	drivers []*Driver // closed after the final Cleanup
 }
 
 var netSeq atomic.Int32
@@ -55,6 +56,9 @@ func newEnv(t testing.TB) *env {
 		if err := e.d.Cleanup(ctx); err != nil {
 			t.Errorf("cleanup: %v", err)
 		}
+		for _, d := range e.drivers {
+			d.Close()
+		}
 	})
 	names, err := e.d.ImportArchive(context.Background(), bytes.NewReader(ociimage.TestServer(t)))
 	if err != nil {
@@ -77,7 +81,7 @@ func (e *env) newDriver() *Driver {
 	if err != nil {
 		e.t.Fatalf("New: %v", err)
 	}
-	e.t.Cleanup(func() { d.Close() })
+	e.drivers = append(e.drivers, d)
 	return d
 }
 
