@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -165,7 +166,8 @@ func (a *PortAllocator) Warning() error { return a.warning }
 
 // Allocate returns key's port: the one already handed to it, else its
 // persisted port if that can still be bound on 127.0.0.1, else a fresh
-// port chosen by the kernel that no other key holds.
+// free port that no other key holds (see freshPort for where it is taken
+// from).
 func (a *PortAllocator) Allocate(key string) (int, error) {
 	if key == "" {
 		return 0, errors.New("allocate port: empty key")
@@ -313,9 +315,50 @@ func canBind(port int) error {
 	return ln.Close()
 }
 
-// freshPort is kernelPort; a variable so a test can make the kernel's
-// choice collide with an assigned port.
-var freshPort = kernelPort
+// freshPort returns a port that can be bound on 127.0.0.1 right now
+// (a variable so a test can make it collide with assigned ports).
+//
+// It prefers ports below the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range, 32768-60999 by default), because connect()
+// takes its source ports only from that range: a port outside it cannot be
+// taken by some outgoing connection in the gap between allocation and the
+// service binding it, or while the service restarts on a reload, or while
+// the daemon is down. It starts at 20000 to stay clear of the dense block
+// of well-known development ports. When the ephemeral range leaves no room
+// (or is unknown), the kernel chooses (bind :0), as most tools do.
+var freshPort = func() (int, error) {
+	lo, hi := allocRange()
+	if hi-lo >= minAllocRange {
+		for range 32 {
+			p := lo + rand.IntN(hi-lo+1)
+			if canBind(p) == nil {
+				return p, nil
+			}
+		}
+	}
+	return kernelPort()
+}
+
+const (
+	allocRangeLow = 20000
+	minAllocRange = 1000 // fewer ports than this: not worth preferring
+)
+
+var allocRange = sync.OnceValues(func() (lo, hi int) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0, 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 0, 0
+	}
+	ephLo, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 0, 0
+	}
+	return allocRangeLow, ephLo - 1
+})
 
 // kernelPort asks the kernel for a free port by binding port 0.
 func kernelPort() (int, error) {

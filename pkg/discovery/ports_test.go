@@ -363,3 +363,17 @@ func TestPortsConcurrentAllocateDistinct(t *testing.T) {
 		t.Errorf("snapshot has %d keys, want %d", len(a.Snapshot()), n)
 	}
 }
+
+func TestPortsFreshPortsAvoidEphemeralRange(t *testing.T) {
+	lo, hi := allocRange()
+	if hi-lo < minAllocRange {
+		t.Skipf("ephemeral range leaves no room below it (%d-%d); the kernel chooses", lo, hi)
+	}
+	a := newAllocator(t, portsPath(t))
+	for i := range 20 {
+		p := mustAllocate(t, a, fmt.Sprintf("svc%d/http/0", i))
+		if p < lo || p > hi {
+			t.Errorf("port %d outside %d-%d, so an outgoing connection could take it", p, lo, hi)
+		}
+	}
+}
