@@ -34,6 +34,7 @@ func BenchmarkFirstHealthy(b *testing.B) {
 					b.Fatalf("not healthy within %s", guard)
 				}
 				c.Stop()
+				<-c.Done()
 				afterBind += r.Time.Sub(<-bound)
 				stop()
 			}

@@ -35,14 +35,18 @@ import (
 //     probe cannot run back to back.
 //
 // Lifecycle: NewChecker → Start (once; later calls do nothing) → Stop.
-// Stop cancels the loop, waits for its goroutine to end and is idempotent;
-// Stop before Start just prevents Start. One goroutine and one timer per
-// started Checker; nothing runs between probes.
+// Stop is idempotent and returns at once without waiting for the goroutine
+// (Done is closed when it has ended; an in-flight probe is cancelled, so
+// that is soon). Not waiting makes Stop safe to call while holding a lock
+// that onChange also takes, and from onChange itself. Stop before Start
+// just prevents Start. One goroutine and one timer per started Checker;
+// nothing runs between probes.
 //
 // onChange runs on the Checker's goroutine, one call at a time, in order,
-// without any Checker lock held. It must not block for long and must not
-// call Stop (Stop waits for that goroutine). Result may be called from
-// anywhere, including onChange.
+// without any Checker lock held; it should not block for long. Once Stop
+// has returned no new result is recorded or reported; a call to onChange
+// that was already under way may still complete. Result may be called
+// from anywhere, including onChange.
 type Checker struct {
 	spec     Spec
 	specErr  error
@@ -82,25 +86,19 @@ func (c *Checker) Start(ctx context.Context) {
 	go c.run(ctx)
 }
 
-// Stop ends the probe loop and waits for its goroutine to return. No
-// onChange call starts after Stop returns.
+// Stop ends the probe loop without waiting for it; see Checker.
 func (c *Checker) Stop() {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.stopped {
-		c.mu.Unlock()
-		<-c.done
 		return
 	}
 	c.stopped = true
 	if !c.started {
 		close(c.done)
-		c.mu.Unlock()
 		return
 	}
-	cancel := c.cancel
-	c.mu.Unlock()
-	cancel()
-	<-c.done
+	c.cancel()
 }
 
 // Done is closed once the probe goroutine has returned (or Stop was
@@ -210,8 +208,13 @@ func (c *Checker) probeOnce(ctx context.Context) error {
 	return err
 }
 
+// publish records r and reports it if notify; nothing after Stop.
 func (c *Checker) publish(r Result, notify bool) {
 	c.mu.Lock()
+	if c.stopped {
+		c.mu.Unlock()
+		return
+	}
 	c.last = r
 	c.mu.Unlock()
 	if notify && c.onChange != nil {

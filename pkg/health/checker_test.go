@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -253,6 +254,15 @@ func TestCheckerTimeoutCountsAsFailure(t *testing.T) {
 	}
 }
 
+func waitDone(t *testing.T, c *Checker) {
+	t.Helper()
+	select {
+	case <-c.Done():
+	case <-time.After(guard):
+		t.Fatal("checker goroutine still running")
+	}
+}
+
 func TestCheckerStopEndsGoroutine(t *testing.T) {
 	srv := httptest.NewServer(okHandler())
 	defer srv.Close()
@@ -261,21 +271,51 @@ func TestCheckerStopEndsGoroutine(t *testing.T) {
 	c.Start(context.Background())
 	rec.waitFor(t, 0, StatusHealthy)
 	c.Stop()
-	select {
-	case <-c.Done():
-	default:
-		t.Fatal("Done not closed after Stop returned")
-	}
+	waitDone(t, c)
 	n := len(rec.all())
 	c.Stop() // idempotent
 	c.Start(context.Background())
+	time.Sleep(20 * time.Millisecond) // several intervals: a restarted loop would report
+	if len(rec.all()) != n {
+		t.Error("onChange called after Stop")
+	}
 	select {
 	case <-c.Done():
 	default:
 		t.Fatal("Start after Stop reopened the checker")
 	}
-	if len(rec.all()) != n {
-		t.Error("onChange called after Stop")
+}
+
+// The reconciler stops probers while holding the lock its onChange takes;
+// Stop must not wait for a callback that is blocked on that lock.
+func TestCheckerStopWhileCallbackBlocked(t *testing.T) {
+	srv := httptest.NewServer(okHandler())
+	defer srv.Close()
+	var mu sync.Mutex
+	entered := make(chan struct{}, 1)
+	calls := 0
+	c := NewChecker(Spec{Target: Target{HTTPURL: srv.URL}}, func(Result) {
+		entered <- struct{}{}
+		mu.Lock()
+		calls++
+		mu.Unlock()
+	})
+	mu.Lock()
+	c.Start(context.Background())
+	<-entered // the first result's callback now waits for mu
+	stopped := make(chan struct{})
+	go func() { c.Stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(guard):
+		t.Fatal("Stop deadlocked on a callback blocked on the caller's lock")
+	}
+	mu.Unlock()
+	waitDone(t, c)
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 1 {
+		t.Errorf("%d callbacks, want the 1 already under way", calls)
 	}
 }
 
@@ -295,11 +335,7 @@ func TestCheckerContextCancelEndsGoroutine(t *testing.T) {
 	c.Start(ctx)
 	time.Sleep(20 * time.Millisecond) // let the first probe start
 	cancel()
-	select {
-	case <-c.Done():
-	case <-time.After(guard):
-		t.Fatal("checker goroutine outlived its context")
-	}
+	waitDone(t, c)
 	if r := c.Result(); r.Status != StatusUnknown || !r.Time.IsZero() {
 		t.Errorf("a cancelled probe produced a result: %+v", r)
 	}

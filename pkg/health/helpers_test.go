@@ -65,7 +65,7 @@ func startChecker(t testing.TB, spec Spec) (*Checker, *recorder) {
 	rec := newRecorder()
 	c := NewChecker(spec, rec.onChange)
 	c.Start(context.Background())
-	t.Cleanup(c.Stop)
+	t.Cleanup(func() { c.Stop(); <-c.Done() })
 	return c, rec
 }
 
