@@ -130,6 +130,7 @@ func (t *Tailer) wake() {
 // instance exited is not lost.
 func (t *Tailer) run(onErr func(error)) {
 	defer close(t.done)
+	var lastErr string // report a persistent error once, not every poll
 	for {
 		select {
 		case <-t.stop:
@@ -144,8 +145,12 @@ func (t *Tailer) run(onErr func(error)) {
 		case <-t.kick:
 		}
 		more, err := t.Poll()
-		if err != nil {
+		if err != nil && err.Error() != lastErr {
 			onErr(err)
+		}
+		lastErr = ""
+		if err != nil {
+			lastErr = err.Error()
 		}
 		if more {
 			t.wake()
