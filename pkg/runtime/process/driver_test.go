@@ -153,7 +153,7 @@ func TestStartExactEnvNil(t *testing.T) {
 
 func TestStartProcessGroupAndStdin(t *testing.T) {
 	d := newDriver(t)
-	spec := shSpec(t, "pg-0", `cat; echo "stdin-eof"; ps -o pgid= -p $$ | tr -d ' '`)
+	spec := shSpec(t, "pg-0", `cat; echo "stdin-eof"; cut -d' ' -f5 /proc/$$/stat`)
 	st := mustStart(t, d, spec)
 	waitExit(t, d, spec.ID)
 	data, _ := os.ReadFile(spec.LogPath)
