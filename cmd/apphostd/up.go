@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -143,6 +144,14 @@ func runDaemon(p project.Project, o upOptions, foreground bool) error {
 		opts.Color = interactive(os.Stdout)
 	}
 	d := daemon.New(opts)
+	if path := os.Getenv("APPHOSTD_CPUPROFILE"); path != "" {
+		// For performance work: a CPU profile of the daemon's whole life.
+		if f, err := os.Create(path); err == nil {
+			if err := pprof.StartCPUProfile(f); err == nil {
+				defer func() { pprof.StopCPUProfile(); f.Close() }()
+			}
+		}
+	}
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
