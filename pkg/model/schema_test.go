@@ -11,10 +11,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/apphostd/apphostd/pkg/model"
@@ -297,8 +299,8 @@ func TestSchemaInvalidFixtures(t *testing.T) {
 					t.Errorf("marked `# SCHEMA: invalid` but it is not parseable YAML (%v); mark it `# SCHEMA: skip`", perr)
 				} else if serr == nil {
 					t.Errorf("marked `# SCHEMA: invalid` but the schema accepts it; tighten the schema or, if the error is semantic, drop the marker")
-				} else {
-					t.Logf("schema rejects it as expected: %v", firstLine(serr))
+				} else if err := schemaErrorAtMarker(src, serr); err != nil {
+					t.Errorf("the schema rejects it, but not at the `# ERROR:` line: %v\n%v", err, serr)
 				}
 			default:
 				if perr != nil {
@@ -311,13 +313,122 @@ func TestSchemaInvalidFixtures(t *testing.T) {
 	}
 }
 
-// firstLine keeps log output short.
-func firstLine(err error) string {
-	s := err.Error()
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i] + " ..."
+// schemaErrorAtMarker checks that some leaf error of verr points at a
+// `# ERROR:` line of src, so a structural fixture fails the schema for the
+// reason it was written for. An error points at a line when the line falls
+// within the YAML node at its instance location; for an unknown key, at the
+// key itself.
+func schemaErrorAtMarker(src []byte, verr error) error {
+	var ve *jsonschema.ValidationError
+	if !errors.As(verr, &ve) {
+		return fmt.Errorf("not a validation error: %w", verr)
 	}
-	return s
+	markers := map[int]bool{}
+	for i, line := range strings.Split(string(src), "\n") {
+		if strings.Contains(line, "# ERROR:") {
+			markers[i+1] = true
+		}
+	}
+	if len(markers) == 0 {
+		return errors.New("the fixture has no `# ERROR:` line")
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil || len(doc.Content) == 0 {
+		return fmt.Errorf("reparse: %v", err)
+	}
+	root := doc.Content[0]
+	var pointed []string
+	var visit func(e *jsonschema.ValidationError) bool
+	visit = func(e *jsonschema.ValidationError) bool {
+		if len(e.Causes) > 0 {
+			for _, c := range e.Causes {
+				if visit(c) {
+					return true
+				}
+			}
+			return false
+		}
+		n, key := nodeAt(root, e.InstanceLocation)
+		if n == nil {
+			return false
+		}
+		first, last := n.Line, lastLine(n, 0)
+		if key != nil {
+			first = key.Line
+		}
+		if ap, ok := e.ErrorKind.(*kind.AdditionalProperties); ok && n.Kind == yaml.MappingNode {
+			for _, p := range ap.Properties {
+				if k, _ := mappingEntry(n, p); k != nil && markers[k.Line] {
+					return true
+				}
+			}
+			pointed = append(pointed, fmt.Sprintf("/%s keys %v", strings.Join(e.InstanceLocation, "/"), ap.Properties))
+			return false
+		}
+		for l := range markers {
+			if l >= first && l <= last {
+				return true
+			}
+		}
+		pointed = append(pointed, fmt.Sprintf("/%s (lines %d-%d)", strings.Join(e.InstanceLocation, "/"), first, last))
+		return false
+	}
+	if visit(ve) {
+		return nil
+	}
+	return fmt.Errorf("errors point at %s", strings.Join(pointed, ", "))
+}
+
+// nodeAt follows a JSON pointer's tokens through a YAML tree and returns
+// the node there and, for a mapping entry, its key.
+func nodeAt(n *yaml.Node, path []string) (node, key *yaml.Node) {
+	for depth, tok := range path {
+		for n != nil && n.Kind == yaml.AliasNode && depth < maxYAMLDepth {
+			n = n.Alias
+		}
+		if n == nil {
+			return nil, nil
+		}
+		switch n.Kind {
+		case yaml.MappingNode:
+			key, n = mappingEntry(n, tok)
+		case yaml.SequenceNode:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(n.Content) {
+				return nil, nil
+			}
+			key, n = nil, n.Content[i]
+		default:
+			return nil, nil
+		}
+	}
+	return n, key
+}
+
+// mappingEntry returns the key and value nodes of name in mapping m
+// (explicit keys only; merged ones have no line of their own here).
+func mappingEntry(m *yaml.Node, name string) (key, value *yaml.Node) {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == name {
+			return m.Content[i], m.Content[i+1]
+		}
+	}
+	return nil, nil
+}
+
+// lastLine is the last line a node's text reaches (approximately: the
+// last line of any descendant).
+func lastLine(n *yaml.Node, depth int) int {
+	last := n.Line
+	if depth > maxYAMLDepth || n.Kind == yaml.AliasNode {
+		return last
+	}
+	for _, c := range n.Content {
+		if l := lastLine(c, depth+1); l > last {
+			last = l
+		}
+	}
+	return last
 }
 
 // TestSchemaCases pins the schema's behaviour on small documents, independent
