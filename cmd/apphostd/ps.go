@@ -35,6 +35,9 @@ func newPsCmd() *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			if jsonOut {
+				if rs == nil {
+					rs = []status.Resource{} // an empty project is [], not null
+				}
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
 				return enc.Encode(rs)
