@@ -37,7 +37,7 @@ func (d *Driver) List(ctx context.Context) ([]runtime.Status, error) {
 	}
 	out := make([]runtime.Status, 0, len(cs))
 	for _, c := range cs {
-		labels, err := c.Labels(ctx)
+		labels, err := labelsOf(ctx, c)
 		if err != nil {
 			continue // deleted meanwhile
 		}

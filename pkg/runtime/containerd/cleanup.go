@@ -36,7 +36,7 @@ func (d *Driver) Cleanup(ctx context.Context) error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	for _, c := range cs {
-		labels, err := c.Labels(ctx)
+		labels, err := labelsOf(ctx, c)
 		if err != nil {
 			continue
 		}

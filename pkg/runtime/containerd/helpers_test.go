@@ -17,6 +17,7 @@ import (
 	"github.com/apphostd/apphostd/pkg/runtime"
 	"github.com/apphostd/apphostd/pkg/testutil/containerdtest"
 	"github.com/apphostd/apphostd/pkg/testutil/ociimage"
+	"go.uber.org/zap"
 )
 
 // env is one test's private containerd plus a driver on it.
@@ -47,6 +48,9 @@ func newEnv(t testing.TB) *env {
 		BridgeName: fmt.Sprintf("apht%d", n),
 		Subnet:     fmt.Sprintf("10.231.%d.0/24", n%250),
 		RuncRoot:   cd.RuncRoot,
+	}
+	if os.Getenv("APPHOST_TEST_DEBUG") != "" {
+		opts.Logger, _ = zap.NewDevelopment()
 	}
 	e := &env{t: t, cd: cd, opts: opts, logDir: filepath.Join(cd.Dir, "logs")}
 	e.d = e.newDriver()

@@ -25,7 +25,7 @@ func (d *Driver) bridgedEntries(ctx context.Context) (map[string]hostEntry, erro
 	}
 	out := map[string]hostEntry{}
 	for _, c := range cs {
-		labels, err := c.Labels(ctx)
+		labels, err := labelsOf(ctx, c)
 		if err != nil {
 			continue // deleted meanwhile
 		}

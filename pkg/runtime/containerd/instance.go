@@ -132,7 +132,7 @@ func (d *Driver) attach(ctx context.Context, id string) (*instance, error) {
 	if err != nil {
 		return nil, d.classify("wait", id, err)
 	}
-	labels, _ := c.Labels(ctx)
+	labels, _ := labelsOf(ctx, c)
 	inst := &instance{id: id, cid: cid, container: c, task: t, ip: labels[labelIP], done: make(chan struct{}),
 		startedAt: processStartedAt(int(t.Pid()))}
 	return d.track(inst, statusC), nil

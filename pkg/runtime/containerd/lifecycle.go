@@ -64,7 +64,7 @@ func (d *Driver) Stop(ctx context.Context, id string, grace time.Duration) error
 }
 
 func (d *Driver) stopSignal(ctx context.Context, c cdclient.Container) syscall.Signal {
-	labels, err := c.Labels(ctx)
+	labels, err := labelsOf(ctx, c)
 	if err == nil {
 		if n, err := strconv.Atoi(labels[labelStopSignal]); err == nil && n > 0 {
 			return syscall.Signal(n)
@@ -94,7 +94,7 @@ func (d *Driver) Delete(ctx context.Context, id string) error {
 		return d.classify("delete", id, err)
 	}
 	if c != nil {
-		labels, err := c.Labels(ctx)
+		labels, err := labelsOf(ctx, c)
 		if err != nil && !errdefs.IsNotFound(err) {
 			return d.classify("delete", id, err)
 		}
@@ -148,7 +148,7 @@ func (d *Driver) Inspect(ctx context.Context, id string) (runtime.Status, error)
 // status observes one container: running with PID, or exited with code
 // (a container without a task counts as exited).
 func (d *Driver) status(ctx context.Context, id string, c cdclient.Container) (runtime.Status, error) {
-	labels, err := c.Labels(ctx)
+	labels, err := labelsOf(ctx, c)
 	if err != nil {
 		return runtime.Status{}, d.classify("inspect", id, err)
 	}

@@ -1,10 +1,13 @@
 package containerd
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"path/filepath"
+
+	cdclient "github.com/containerd/containerd/v2/client"
 )
 
 // Labels the driver puts on every container. The apphost.* labels from
@@ -57,4 +60,15 @@ func defaultBridgeName(project string) string {
 func defaultSubnet(project string) string {
 	h := projectHash(project)
 	return fmt.Sprintf("10.%d.%d.0/24", 200+int(h[0]%8), h[1])
+}
+
+// labelsOf returns a container's labels from the record it was loaded or
+// listed with: no extra round trip (the driver changes no labels after
+// creation).
+func labelsOf(ctx context.Context, c cdclient.Container) (map[string]string, error) {
+	info, err := c.Info(ctx, cdclient.WithoutRefreshedMetadata)
+	if err != nil {
+		return nil, err
+	}
+	return info.Labels, nil
 }

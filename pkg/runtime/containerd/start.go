@@ -38,6 +38,8 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Status, 
 	if err := identifiers.Validate(cid); err != nil {
 		return runtime.Status{}, fmt.Errorf("start %s: %v: %w", spec.ID, err, runtime.ErrInvalidSpec)
 	}
+	t0 := time.Now()
+	var tImage, tNet, tCreate, tTask time.Duration
 	if err := d.clearStale(ctx, spec.ID, cid); err != nil {
 		return runtime.Status{}, err
 	}
@@ -45,6 +47,7 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Status, 
 	if err != nil {
 		return runtime.Status{}, fmt.Errorf("start %s: %w", spec.ID, err)
 	}
+	tImage = time.Since(t0)
 
 	bridged := spec.Network == "" || spec.Network == "bridge"
 	if !bridged && spec.Network != "host" {
@@ -83,6 +86,7 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Status, 
 		return fail(fmt.Errorf("write hosts: %w", err))
 	}
 	undo = append(undo, func(context.Context) { os.Remove(hostsPath) })
+	tNet = time.Since(t0) - tImage
 
 	sopts, err := specOpts(img, spec, nsPath, hostsPath)
 	if err != nil {
@@ -114,6 +118,7 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Status, 
 	undo = append(undo, func(c context.Context) {
 		_ = container.Delete(c, cdclient.WithSnapshotCleanup)
 	})
+	tCreate = time.Since(t0) - tImage - tNet
 
 	ioc := cio.NullIO
 	if spec.LogPath != "" {
@@ -136,6 +141,7 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Status, 
 	if err := task.Start(ctx); err != nil {
 		return fail(d.classifyTaskErr("start task", spec.ID, err))
 	}
+	tTask = time.Since(t0) - tImage - tNet - tCreate
 	inst := d.track(&instance{id: spec.ID, cid: cid, container: container, task: task, ip: ip,
 		startedAt: time.Now(), done: make(chan struct{})}, statusC)
 
@@ -147,7 +153,9 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Status, 
 		}
 	}
 	pid := int(task.Pid())
-	d.log.Debug("started", zap.String("id", spec.ID), zap.Int("pid", pid), zap.String("ip", ip))
+	d.log.Debug("started", zap.String("id", spec.ID), zap.Int("pid", pid), zap.String("ip", ip),
+		zap.Duration("image", tImage), zap.Duration("network", tNet), zap.Duration("create", tCreate),
+		zap.Duration("task", tTask), zap.Duration("total", time.Since(t0)))
 	return runtime.Status{ID: spec.ID, State: runtime.StateRunning, PID: pid, StartTime: processStartTime(pid),
 		StartedAt: inst.startedAt, IP: ip}, nil
 }
