@@ -61,6 +61,8 @@ func daemonErr(p project.Project, err error) error {
 		return withCode(exitTimeout, fmt.Errorf("apphostd at %s did not answer: %w", p.Socket(), err))
 	case errors.Is(err, api.ErrTimeout):
 		return withCode(exitTimeout, err)
+	case errors.Is(err, api.ErrResourceFailed):
+		return withCode(exitUnhealthy, err)
 	case errors.Is(err, api.ErrBadRequest):
 		return withCode(exitUsage, err)
 	}

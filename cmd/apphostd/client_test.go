@@ -36,6 +36,7 @@ func newCLIBackend() *cliBackend {
 	})
 	b.store.Update("slow", func(r *status.Resource) { r.Kind, r.State = "executable", status.Running })
 	b.store.Update("broken", func(r *status.Resource) { r.Kind, r.State = "executable", status.Exited })
+	b.store.Update("crashy", func(r *status.Resource) { r.Kind, r.State = "executable", status.Exited })
 	b.store.SetConfig(status.ConfigStatus{File: "apphost.hcl", Generation: 1, OK: true})
 	return b
 }
@@ -74,6 +75,9 @@ func (b *cliBackend) act(ctx context.Context, verb, name string) error {
 			r.State, r.ExitCode, r.LastError = status.FailedToStart, &code, "exec: no such file"
 		})
 		return nil
+	}
+	if name == "crashy" {
+		return fmt.Errorf("%w: crashy is Exited: exit status 2", api.ErrResourceFailed)
 	}
 	_, err := b.Describe(name)
 	return err
@@ -160,6 +164,7 @@ func TestThinClientsAgainstDaemon(t *testing.T) {
 		{args: []string{"stop", "slow", "--timeout", "100ms"}, code: exitTimeout, stderr: []string{"stop slow", "timeout"}},
 		{args: []string{"start", "broken"}, code: exitUnhealthy, stdout: []string{"broken: FailedToStart (3)"}, stderr: []string{"exec: no such file"}},
 		{args: []string{"restart", "nope"}, code: exitError, stderr: []string{"not"}},
+		{args: []string{"restart", "crashy"}, code: exitUnhealthy, stderr: []string{"crashy is Exited: exit status 2"}},
 		{args: []string{"reload"}, code: exitError, stderr: []string{"Unsupported argument", "running graph is unchanged"}},
 		{args: []string{"logs", "--tail", "1"}, stdout: []string{"slow   | zzz"}, noStdout: []string{"one", "\x1b["}},
 		{args: []string{"logs", "--tail", "x"}, code: exitUsage},
@@ -193,7 +198,7 @@ func TestThinClientsAgainstDaemon(t *testing.T) {
 	// -f after the command selects the file (logs aside, where it follows).
 	out, _, code := runCLI(t, "ps", "-f", file, "--json")
 	var rs []status.Resource
-	if code != 0 || json.Unmarshal([]byte(out), &rs) != nil || len(rs) != 3 || rs[0].Name != "api" {
+	if code != 0 || json.Unmarshal([]byte(out), &rs) != nil || len(rs) != 4 || rs[0].Name != "api" {
 		t.Fatalf("ps --json: exit %d, %q", code, out)
 	}
 }

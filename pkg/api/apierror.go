@@ -51,6 +51,7 @@ var errorCodes = []struct {
 	{ErrNotFound, http.StatusNotFound, "not_found"},
 	{ErrBadRequest, http.StatusBadRequest, "bad_request"},
 	{ErrConflict, http.StatusConflict, "conflict"},
+	{ErrResourceFailed, http.StatusConflict, "resource_failed"},
 	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed"},
 	{ErrTooLarge, http.StatusRequestEntityTooLarge, "too_large"},
 	{ErrInvalidConfig, http.StatusUnprocessableEntity, "invalid_config"},

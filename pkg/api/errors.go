@@ -23,6 +23,11 @@ var (
 	ErrMethodNotAllowed = errors.New("method not allowed")
 	// ErrTooLarge: the request body exceeds the limit (413).
 	ErrTooLarge = errors.New("request body too large")
+	// ErrResourceFailed: a start/restart ended with the resource failed
+	// (FailedToStart, Exited, RuntimeUnhealthy) rather than ready (409,
+	// code resource_failed). A Backend wraps it:
+	// fmt.Errorf("%w: api is FailedToStart: port 5000 in use", ErrResourceFailed).
+	ErrResourceFailed = errors.New("resource failed")
 	// ErrInternal: anything else (500).
 	ErrInternal = errors.New("internal error")
 )

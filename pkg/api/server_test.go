@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -307,6 +308,26 @@ func TestStreamsOutliveWriteTimeout(t *testing.T) {
 		case <-deadline:
 			t.Fatal("event stream died after WriteTimeout")
 		}
+	}
+}
+
+func TestErrorClassesRoundTrip(t *testing.T) {
+	for _, sentinel := range []error{ErrNotFound, ErrBadRequest, ErrConflict, ErrResourceFailed, ErrTimeout, ErrInvalidConfig, ErrInternal} {
+		ae := toAPIError(fmt.Errorf("wrapped: %w", sentinel))
+		if !errors.Is(ae, sentinel) {
+			t.Errorf("%v: rendered as %+v, which does not match its sentinel", sentinel, ae)
+		}
+		for _, other := range []error{ErrNotFound, ErrResourceFailed, ErrTimeout} {
+			if other != sentinel && errors.Is(ae, other) {
+				t.Errorf("%v: rendered %+v also matches %v", sentinel, ae, other)
+			}
+		}
+	}
+	if ae := toAPIError(errors.New("disk on fire")); ae.Status != 500 || ae.Code != "internal" {
+		t.Errorf("plain error rendered as %+v", ae)
+	}
+	if ae := toAPIError(context.DeadlineExceeded); ae.Status != 504 || ae.Code != "timeout" {
+		t.Errorf("deadline rendered as %+v", ae)
 	}
 }
 
