@@ -63,12 +63,10 @@ func TestBridgePublishedPortEnvExecAndNames(t *testing.T) {
 	}
 
 	// Container to a host service through host.apphost.internal. The
-	// server listens on the bridge gateway address only (inside this
-	// machine, on the bridge this test created).
-	gw := e.d.gateway()
-	l, err := net.Listen("tcp", net.JoinHostPort(gw, "0"))
+	// server listens on 127.0.0.1 only, as apphostd's processes do.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("listen on gateway %s: %v", gw, err)
+		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "host says hi to %s", r.RemoteAddr)
@@ -76,8 +74,8 @@ func TestBridgePublishedPortEnvExecAndNames(t *testing.T) {
 	go srv.Serve(l)
 	defer srv.Close()
 	hostURL := fmt.Sprintf("http://%s:%d/", HostAlias, l.Addr().(*net.TCPAddr).Port)
-	if body := get(t, apiURL+"/get?url="+url.QueryEscape(hostURL)); !strings.Contains(body, "host says hi to "+api.IP) {
-		t.Errorf("api -> host = %q, want a greeting to %s", body, api.IP)
+	if body := get(t, apiURL+"/get?url="+url.QueryEscape(hostURL)); !strings.Contains(body, "host says hi to "+api.IP+":") {
+		t.Errorf("api -> host = %q, want a greeting to %s (the container's own address)", body, api.IP)
 	}
 
 	// Deleting web removes its name from api's hosts file.

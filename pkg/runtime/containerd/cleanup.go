@@ -73,6 +73,9 @@ func (d *Driver) Cleanup(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	d.removeCNICache()
+	if err := d.removeHostAlias(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := d.removeBridge(); err != nil {
 		errs = append(errs, err)
 	}

@@ -57,7 +57,7 @@ func assertNothingLeft(t *testing.T, e *env) {
 		t.Fatalf("iptables-save: %v %s", err, out)
 	}
 	for _, line := range strings.Split(string(out), "\n") {
-		if strings.Contains(line, e.d.networkName()) || strings.Contains(line, e.opts.Subnet) {
+		if strings.Contains(line, e.opts.BridgeName) || strings.Contains(line, e.opts.Subnet) || strings.Contains(line, e.d.gateway()+"/") {
 			t.Errorf("iptables rule left: %s", line)
 		}
 	}

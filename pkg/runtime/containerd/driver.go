@@ -14,7 +14,8 @@
 // address; host.apphost.internal names the bridge's gateway address, i.e.
 // the host. Network "host" shares the host's namespace.
 //
-// Lock order: Driver.mu guards the instance map and the hosts files; it is
+// Lock order: Driver.aliasMu and Driver.mu are never held together.
+// Driver.mu guards the instance map and the hosts files; it is
 // never held across a containerd or CNI call except the (local, fast) hosts
 // file rewrite.
 package containerd
@@ -104,6 +105,9 @@ type Driver struct {
 
 	mu        sync.Mutex
 	instances map[string]*instance // by runtime instance ID (Spec.ID)
+
+	aliasMu   sync.Mutex // guards aliasDone; taken alone
+	aliasDone bool
 }
 
 var (

@@ -151,6 +151,11 @@ func (d *Driver) setupNetwork(ctx context.Context, cid string, ports []gocni.Por
 		_ = removeNetNS(nsPath)
 		return "", fmt.Errorf("CNI setup %s: %w", cid, err)
 	}
+	if err := d.ensureHostAlias(); err != nil {
+		_ = cni.Remove(context.WithoutCancel(ctx), cid, nsPath, gocni.WithCapabilityPortMap(ports))
+		_ = removeNetNS(nsPath)
+		return "", err
+	}
 	for name, iface := range res.Interfaces {
 		if !strings.HasPrefix(name, "eth") {
 			continue
