@@ -124,7 +124,7 @@ func (d *Daemon) waitSettled(ctx context.Context, name string, _ time.Time) erro
 func (d *Daemon) failure(name string) error {
 	s, _ := d.store.Get(name)
 	if s.Failed() {
-		return fmt.Errorf("%s is %s: %s", name, s.State, nonEmpty(s.Reason, s.LastError))
+		return fmt.Errorf("%w: %s is %s: %s", api.ErrResourceFailed, name, s.State, nonEmpty(s.Reason, s.LastError))
 	}
 	return nil
 }

@@ -214,9 +214,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}()
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_ = srv.Shutdown(sctx)
+		_ = srv.Shutdown(sctx) // the listener removes its socket on close
 		cancel()
-		_ = os.Remove(d.proj.Socket())
 	}()
 	if d.opts.Ready != nil {
 		close(d.opts.Ready)

@@ -155,16 +155,18 @@ func Resolve(in Input) *Result {
 		}
 	}
 
+	hc := &ctxCache{g: g, vals: host}
+	ic := &ctxCache{g: g, vals: inner}
 	for _, name := range g.Order {
 		r := g.Resources[name]
 		rr := res.Resources[name]
 		switch r.BaseKind {
 		case model.KindParameter:
-			v, secret, wait := paramValue(in, r, host)
+			v, secret, wait := paramValue(in, r, hc)
 			rr.Value, rr.Wait = v, wait
 			if wait == "" {
-				setAttr(host, name, "value", v)
-				setAttr(inner, name, "value", v)
+				hc.set(name, "value", v)
+				ic.set(name, "value", v)
 				if secret && v != "" {
 					res.Secrets = append(res.Secrets, v)
 				}
@@ -173,7 +175,7 @@ func Resolve(in Input) *Result {
 		case model.KindVolume:
 			continue
 		}
-		resolveWorkload(in, r, rr, host, inner, res)
+		resolveWorkload(in, r, rr, hc, ic)
 	}
 	sort.Slice(res.Secrets, func(i, j int) bool { return len(res.Secrets[i]) > len(res.Secrets[j]) })
 	res.Host = host
@@ -200,6 +202,29 @@ func (r *Result) ConsumerEnv(g *model.Graph, names []string) (map[string]string,
 		fake.References = append(fake.References, model.Ref{Name: n})
 	}
 	return injectedEnv(g, fake, r.Host), nil
+}
+
+// ctxCache builds an HCL evaluation context for a Values table once and
+// rebuilds it only after a value changed: building one walks the whole
+// graph, so doing it per resource would make Resolve quadratic.
+type ctxCache struct {
+	g     *model.Graph
+	vals  model.Values
+	ctx   *hcl.EvalContext
+	dirty bool
+}
+
+func (c *ctxCache) get() *hcl.EvalContext {
+	if c.ctx == nil || c.dirty {
+		c.ctx = model.EvalContext(c.g, c.vals)
+		c.dirty = false
+	}
+	return c.ctx
+}
+
+func (c *ctxCache) set(name, key, val string) {
+	setAttr(c.vals, name, key, val)
+	c.dirty = true
 }
 
 func setAttr(v model.Values, name, key, val string) {
@@ -253,7 +278,7 @@ func allocate(p Ports, r *model.Resource, ep *model.Endpoint, rep int) (port, ta
 
 // paramValue settles a parameter: the daemon's environment variable, then
 // .apphost/parameters, then a generated (persisted) value, then the default.
-func paramValue(in Input, r *model.Resource, vals model.Values) (value string, secret bool, wait string) {
+func paramValue(in Input, r *model.Resource, vals *ctxCache) (value string, secret bool, wait string) {
 	p := r.Parameter
 	if p == nil {
 		return "", false, "internal: parameter without spec"
@@ -275,7 +300,7 @@ func paramValue(in Input, r *model.Resource, vals model.Values) (value string, s
 		return v, secret, ""
 	}
 	if p.Default != nil {
-		v, diags := evalString(p.Default, model.EvalContext(in.Graph, vals))
+		v, diags := evalString(p.Default, vals.get())
 		if diags.HasErrors() {
 			return "", secret, "default: " + diagText(diags)
 		}
@@ -321,33 +346,38 @@ func diagText(d hcl.Diagnostics) string {
 	return strings.Join(parts, "; ")
 }
 
-func resolveWorkload(in Input, r *model.Resource, rr *Resolved, host, inner model.Values, res *Result) {
+func resolveWorkload(in Input, r *model.Resource, rr *Resolved, hc, ic *ctxCache) {
 	isContainer := r.BaseKind == model.KindContainer
-	view := host
+	viewc := hc
 	if isContainer && (r.Container == nil || r.Container.Network != "host") {
-		view = inner
+		viewc = ic
 	}
-	ctx := model.EvalContext(in.Graph, view)
-	spec, diags := r.Resolve(ctx)
+	view := viewc.vals
+	spec, diags := r.Resolve(viewc.get())
 	if diags.HasErrors() {
 		rr.Wait = diagText(diags)
 		return
 	}
-	// Integration attributes become visible to later resources.
-	for k, v := range spec.Attributes {
-		setAttr(host, r.Name, k, v)
-	}
-	if isContainer {
-		// Consumers inside containers get the same attributes; integrations
-		// that embed hosts in them define inner variants as needed.
-		for k, v := range spec.Attributes {
-			setAttr(inner, r.Name, k, v)
-		}
-	} else if len(spec.Attributes) > 0 {
-		ictx := model.EvalContext(in.Graph, inner)
-		if ispec, d := r.Resolve(ictx); !d.HasErrors() {
-			for k, v := range ispec.Attributes {
-				setAttr(inner, r.Name, k, v)
+	// Integration attributes become visible to later resources, in the
+	// view of each kind of consumer.
+	if len(spec.Attributes) > 0 {
+		if viewc == hc {
+			for k, v := range spec.Attributes {
+				hc.set(r.Name, k, v)
+			}
+			if ispec, d := r.Resolve(ic.get()); !d.HasErrors() {
+				for k, v := range ispec.Attributes {
+					ic.set(r.Name, k, v)
+				}
+			}
+		} else {
+			for k, v := range spec.Attributes {
+				ic.set(r.Name, k, v)
+			}
+			if hspec, d := r.Resolve(hc.get()); !d.HasErrors() {
+				for k, v := range hspec.Attributes {
+					hc.set(r.Name, k, v)
+				}
 			}
 		}
 	}

@@ -71,9 +71,11 @@ func LocateDir(file, dir string) (Project, error) {
 		return Project{Dir: filepath.Dir(abs), File: abs}, nil
 	}
 	if dir == "" {
-		if dir, err = os.Getwd(); err != nil {
-			return Project{}, err
+		wd, werr := os.Getwd()
+		if werr != nil {
+			return Project{}, werr
 		}
+		dir = wd
 	}
 	abs, _ := filepath.Abs(dir)
 	if fi, serr := os.Stat(filepath.Join(abs, StateDirName)); serr == nil && fi.IsDir() {

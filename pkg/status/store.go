@@ -1,6 +1,7 @@
 package status
 
 import (
+	"reflect"
 	"sort"
 	"sync"
 	"time"
@@ -38,8 +39,14 @@ func (s *Store) Update(name string, fn func(r *Resource)) Resource {
 		r = &Resource{Name: name, State: NotStarted}
 		s.resources[name] = r
 	}
+	before := r.Clone()
 	fn(r)
 	c := r.Clone()
+	if ok && reflect.DeepEqual(before, c) {
+		// Nothing changed: no event. Reloads re-derive every resource's
+		// status; without this, each would flood subscribers.
+		return c
+	}
 	s.publishLocked(Event{Type: EventResource, Resource: &c})
 	return c
 }

@@ -119,3 +119,16 @@ func TestReady(t *testing.T) {
 		}
 	}
 }
+
+func TestUnchangedUpdateEmitsNothing(t *testing.T) {
+	s := NewStore()
+	s.Update("a", func(r *Resource) { r.State = Running })
+	_, _, ch, cancel := s.Subscribe(8)
+	defer cancel()
+	s.Update("a", func(r *Resource) { r.State = Running })
+	s.Update("a", func(r *Resource) { r.State = Stopping })
+	e := <-ch
+	if e.Resource.State != Stopping {
+		t.Fatalf("first event after a no-op update = %+v, want the Stopping change", e.Resource)
+	}
+}

@@ -77,6 +77,12 @@ func (d *Driver) sweep(ctx context.Context, inst *instance) error {
 	if inst.pgid <= 0 {
 		return nil
 	}
+	// Fast path: no process at all (not even a zombie) is left in the
+	// group, so there is nothing to scan /proc for. This is the common
+	// case, and a /proc scan costs milliseconds with hundreds of processes.
+	if err := unix.Kill(-inst.pgid, 0); errors.Is(err, unix.ESRCH) {
+		return nil
+	}
 	deadline := time.Now().Add(sweepTimeout)
 	for {
 		members, err := GroupMembers(inst.pgid)
