@@ -83,6 +83,8 @@ type Resolved struct {
 	Probes []Probe
 	// Warnings for describe.
 	Warnings []string
+
+	all map[string]*Resolved // every resource of the same Result
 }
 
 // Instance is one replica's launch spec and its identity hash.
@@ -118,7 +120,7 @@ func Resolve(in Input) *Result {
 	// integration attributes.
 	for _, name := range g.Order {
 		r := g.Resources[name]
-		rr := &Resolved{Name: name, Kind: r.Kind, BaseKind: r.BaseKind}
+		rr := &Resolved{Name: name, Kind: r.Kind, BaseKind: r.BaseKind, all: res.Resources}
 		res.Resources[name] = rr
 		if len(r.Endpoints) == 0 {
 			continue
@@ -201,7 +203,7 @@ func (r *Result) ConsumerEnv(g *model.Graph, names []string) (map[string]string,
 		}
 		fake.References = append(fake.References, model.Ref{Name: n})
 	}
-	return injectedEnv(g, fake, r.Host), nil
+	return injectedEnv(g, fake, r.Host, r.Resources, false), nil
 }
 
 // ctxCache builds an HCL evaluation context for a Values table once and
@@ -353,6 +355,14 @@ func resolveWorkload(in Input, r *model.Resource, rr *Resolved, hc, ic *ctxCache
 		viewc = ic
 	}
 	view := viewc.vals
+	// A parameter without a value is the usual reason an expression cannot
+	// be evaluated yet; say so in its words rather than the evaluator's.
+	for _, dep := range r.DependsOn {
+		if d := rr.all[dep]; d != nil && d.BaseKind == model.KindParameter && d.Wait != "" {
+			rr.Wait = d.Wait
+			return
+		}
+	}
 	spec, diags := r.Resolve(viewc.get())
 	if diags.HasErrors() {
 		rr.Wait = diagText(diags)
@@ -385,7 +395,7 @@ func resolveWorkload(in Input, r *model.Resource, rr *Resolved, hc, ic *ctxCache
 		return
 	}
 
-	injected := injectedEnv(in.Graph, r, view)
+	injected := injectedEnv(in.Graph, r, view, rr.all, viewc == ic)
 	replicas := max(r.Replicas, 1)
 	for rep := 0; rep < replicas; rep++ {
 		env := map[string]string{"OTEL_SERVICE_NAME": r.Name}
@@ -488,7 +498,11 @@ func endpointByName(r *model.Resource, name string) *model.Endpoint {
 
 // injectedEnv builds the Aspire-convention variables for every resource r
 // references.
-func injectedEnv(g *model.Graph, r *model.Resource, view model.Values) map[string]string {
+//
+// With replicas, services__NAME__EP__i is set for every replica i (as a
+// host process or a host-network container sees them); NAME_EP is the
+// first replica's URL.
+func injectedEnv(g *model.Graph, r *model.Resource, view model.Values, all map[string]*Resolved, inner bool) map[string]string {
 	env := map[string]string{}
 	for _, ref := range r.References {
 		dep := g.Resources[ref.Name]
@@ -515,6 +529,18 @@ func injectedEnv(g *model.Graph, r *model.Resource, view model.Values) map[strin
 			}
 			env[prefix+"_"+EnvPrefix(ep.Name)] = ev.URL
 			env[fmt.Sprintf("services__%s__%s__0", dep.Name, ep.Name)] = ev.URL
+			if dr := all[dep.Name]; dr != nil && dep.Replicas > 1 && (!inner || dep.BaseKind != model.KindContainer) {
+				for _, e := range dr.Endpoints {
+					if e.Name != ep.Name || e.Replica == 0 {
+						continue
+					}
+					url := e.URL
+					if inner {
+						url = strings.Replace(url, "127.0.0.1", HostAlias, 1)
+					}
+					env[fmt.Sprintf("services__%s__%s__%d", dep.Name, ep.Name, e.Replica)] = url
+				}
+			}
 		}
 		if vals == nil {
 			continue
