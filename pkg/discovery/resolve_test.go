@@ -17,7 +17,9 @@ type seqPorts struct {
 	taken map[int]bool
 }
 
-func newSeqPorts() *seqPorts { return &seqPorts{next: 30000, byKey: map[string]int{}, taken: map[int]bool{}} }
+func newSeqPorts() *seqPorts {
+	return &seqPorts{next: 30000, byKey: map[string]int{}, taken: map[int]bool{}}
+}
 
 func (p *seqPorts) Allocate(key string) (int, error) {
 	if v, ok := p.byKey[key]; ok {
