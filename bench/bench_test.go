@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -222,4 +223,44 @@ func rssKiB(tb testing.TB, pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// BenchmarkW1Ratio100 alternates the floor and `up --wait` pair by pair
+// (the machine's speed drifts between passes) and reports the median of
+// the per-pair ratios ours/floor; ns/op is one pair.
+func BenchmarkW1Ratio100(b *testing.B) {
+	dir := b.TempDir()
+	writeAtomic(b, dir, project100(100, 0, "5s"))
+	var ratios []float64
+	var ours, floors []time.Duration
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if out, err := exec.Command(floor, "-n", "100", "-server", server).CombinedOutput(); err != nil {
+			b.Fatalf("floor: %v\n%s", err, out)
+		}
+		f := time.Since(t0)
+		t1 := time.Now()
+		run(b, dir, "up", "--wait", "--timeout", "60s")
+		o := time.Since(t1)
+		b.StopTimer()
+		run(b, dir, "down")
+		b.StartTimer()
+		ratios = append(ratios, float64(o)/float64(f))
+		ours, floors = append(ours, o), append(floors, f)
+	}
+	b.ReportMetric(median(ratios), "ratio")
+	b.ReportMetric(float64(medianDur(ours).Milliseconds()), "ours-ms")
+	b.ReportMetric(float64(medianDur(floors).Milliseconds()), "floor-ms")
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+func medianDur(v []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), v...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
 }
