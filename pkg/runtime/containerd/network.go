@@ -134,26 +134,22 @@ func portMappings(ports []runtime.PortMapping) []gocni.PortMapping {
 	return out
 }
 
-// setupNetwork creates the netns and attaches it; on error nothing is left.
-func (d *Driver) setupNetwork(ctx context.Context, cid string, ports []gocni.PortMapping) (ip string, err error) {
+// attachNetwork runs the CNI ADD for an existing netns (createNetNS) and
+// returns the container's IPv4 address. On error the partial ADD is undone
+// (CNI DEL); the netns is left to the caller.
+func (d *Driver) attachNetwork(ctx context.Context, cid, nsPath string, ports []gocni.PortMapping) (string, error) {
 	cni, err := d.network()
 	if err != nil {
 		return "", err
 	}
-	nsPath := d.netnsPath(cid)
-	if err := createNetNS(nsPath); err != nil {
-		return "", err
-	}
+	undo := func() { _ = cni.Remove(context.WithoutCancel(ctx), cid, nsPath, gocni.WithCapabilityPortMap(ports)) }
 	res, err := cni.Setup(ctx, cid, nsPath, gocni.WithCapabilityPortMap(ports))
 	if err != nil {
-		// The DEL releases whatever part of the ADD succeeded (IPAM, rules).
-		_ = cni.Remove(context.WithoutCancel(ctx), cid, nsPath, gocni.WithCapabilityPortMap(ports))
-		_ = removeNetNS(nsPath)
+		undo()
 		return "", fmt.Errorf("CNI setup %s: %w", cid, err)
 	}
 	if err := d.ensureHostAlias(); err != nil {
-		_ = cni.Remove(context.WithoutCancel(ctx), cid, nsPath, gocni.WithCapabilityPortMap(ports))
-		_ = removeNetNS(nsPath)
+		undo()
 		return "", err
 	}
 	for name, iface := range res.Interfaces {
@@ -166,8 +162,7 @@ func (d *Driver) setupNetwork(ctx context.Context, cid string, ports []gocni.Por
 			}
 		}
 	}
-	_ = cni.Remove(context.WithoutCancel(ctx), cid, nsPath, gocni.WithCapabilityPortMap(ports))
-	_ = removeNetNS(nsPath)
+	undo()
 	return "", fmt.Errorf("CNI setup %s: no IPv4 address in result", cid)
 }
 

@@ -67,26 +67,48 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Status, 
 		return runtime.Status{}, fmt.Errorf("start %s: %w", spec.ID, err)
 	}
 
-	nsPath, hostsPath, ip := "", d.hostsPath(cid), ""
+	// Bridged: the netns exists before the container is created (its
+	// path is in the spec), but the CNI ADD — the slow part, mostly
+	// waiting on iptables and IPAM locks — runs while the container and
+	// task are created, and is joined before the task starts.
+	nsPath, hostsPath := "", d.hostsPath(cid)
+	var (
+		ip      string
+		netErr  error
+		netDone chan struct{}
+	)
 	if bridged {
-		if ip, err = d.setupNetwork(ctx, cid, ports); err != nil {
+		if _, err := d.network(); err != nil {
 			return fail(err)
 		}
-		undo = append(undo, func(c context.Context) { _ = d.teardownNetwork(c, cid, ports) })
 		nsPath = d.netnsPath(cid)
-		labels[labelIP] = ip
+		if err := createNetNS(nsPath); err != nil {
+			return fail(err)
+		}
+		undo = append(undo, func(context.Context) { _ = removeNetNS(nsPath) })
+		// Mounted by runc at task create; filled in once the address is known.
+		if err := writeInPlace(hostsPath, d.hostsContent(nil)); err != nil {
+			return fail(fmt.Errorf("write hosts: %w", err))
+		}
+		netDone = make(chan struct{})
+		go func() {
+			defer close(netDone)
+			ip, netErr = d.attachNetwork(ctx, cid, nsPath, ports)
+		}()
+		undo = append(undo, func(c context.Context) {
+			<-netDone
+			if netErr == nil {
+				_ = d.teardownNetwork(c, cid, ports)
+			}
+		})
 		if b, err := json.Marshal(ports); err == nil && len(ports) > 0 {
 			labels[labelPorts] = string(b)
-		}
-		self := map[string]hostEntry{cid: {ip: ip, names: []string{spec.Resource, spec.ID}}}
-		if err := d.refreshHosts(ctx, self, ""); err != nil {
-			return fail(err)
 		}
 	} else if err := writeInPlace(hostsPath, hostHostsContent()); err != nil {
 		return fail(fmt.Errorf("write hosts: %w", err))
 	}
 	undo = append(undo, func(context.Context) { os.Remove(hostsPath) })
-	tNet = time.Since(t0) - tImage
+	tNet = time.Since(t0) - tImage // netns + hosts; the ADD overlaps create and task
 
 	sopts, err := specOpts(img, spec, nsPath, hostsPath)
 	if err != nil {
@@ -132,6 +154,19 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Status, 
 		return fail(d.classifyTaskErr("create task", spec.ID, err))
 	}
 	undo = append(undo, func(c context.Context) { _, _ = task.Delete(c, cdclient.WithProcessKill) })
+	if bridged {
+		<-netDone
+		if netErr != nil {
+			return fail(netErr)
+		}
+		if _, err := container.SetLabels(ctx, map[string]string{labelIP: ip}); err != nil {
+			return fail(d.classify("label container", spec.ID, err))
+		}
+		self := map[string]hostEntry{cid: {ip: ip, names: []string{spec.Resource, spec.ID}}}
+		if err := d.refreshHosts(ctx, self, ""); err != nil {
+			return fail(err)
+		}
+	}
 	// Wait before Start, on the driver's context: the subscription must
 	// outlive this call, and an instant exit must not be missed.
 	statusC, err := task.Wait(d.ctx)
