@@ -41,6 +41,7 @@ func main() {
 		}
 		cmds[i] = c
 	}
+	spawned := time.Since(start)
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	var wg sync.WaitGroup
 	for _, p := range ports {
@@ -60,7 +61,7 @@ func main() {
 		}(p)
 	}
 	wg.Wait()
-	fmt.Printf("all %d healthy in %v\n", *n, time.Since(start))
+	fmt.Printf("all %d healthy in %v (spawned in %v)\n", *n, time.Since(start), spawned)
 	for _, c := range cmds {
 		_ = c.Process.Kill()
 		_ = c.Wait()

@@ -42,6 +42,9 @@ type Driver struct {
 	// so that two Starts of one ID cannot both succeed.
 	mu        sync.Mutex
 	instances map[string]*instance
+
+	// startMu serialises Start (see there). Lock order: startMu, then mu.
+	startMu sync.Mutex
 }
 
 // instance is one process the Driver knows, started or adopted.
