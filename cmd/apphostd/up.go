@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -19,6 +20,7 @@ import (
 	"github.com/apphostd/apphostd/pkg/daemon"
 	"github.com/apphostd/apphostd/pkg/model"
 	"github.com/apphostd/apphostd/pkg/project"
+	"github.com/apphostd/apphostd/pkg/status"
 )
 
 func init() { register(newUpCmd) }
@@ -187,6 +189,9 @@ func runDaemon(p project.Project, o upOptions, foreground bool) error {
 			os.Exit(130)
 		}
 	}()
+	if foreground {
+		go announceReady(d.Store(), os.Stdout, opts.Color)
+	}
 	err = d.Run(context.Background())
 	var ce *daemon.ConfigError
 	switch {
@@ -255,5 +260,44 @@ func spawnDaemon(p project.Project, o upOptions) (int, error) {
 				return cmd.Process.Pid, nil
 			}
 		}
+	}
+}
+
+// announceReady prints, in the foreground, one line when every autostart
+// resource is ready (again after a change), with the endpoints to open.
+func announceReady(store *status.Store, w io.Writer, color bool) {
+	_, _, ch, cancel := store.Subscribe(1024)
+	defer cancel()
+	announced := false
+	for range ch {
+		all := store.List()
+		ready, n := true, 0
+		var eps []string
+		for _, r := range all {
+			if !r.Autostart {
+				continue
+			}
+			n++
+			if !r.Ready() {
+				ready = false
+				break
+			}
+			for _, e := range r.Endpoints {
+				if e.Replica == 0 && strings.HasPrefix(e.URL, "http") {
+					eps = append(eps, fmt.Sprintf("%s %s", r.Name, e.URL))
+				}
+			}
+		}
+		if ready && n > 0 && !announced {
+			msg := fmt.Sprintf("apphostd: all %d resources ready", n)
+			if len(eps) > 0 {
+				msg += " — " + strings.Join(eps, ", ")
+			}
+			if color {
+				msg = "\x1b[1m" + msg + "\x1b[0m"
+			}
+			fmt.Fprintln(w, msg)
+		}
+		announced = ready
 	}
 }
