@@ -1,0 +1,5 @@
+postgres "db" {
+  database "ok" {
+    name = "no spaces" # ERROR: Invalid database name
+  }
+}

@@ -1,0 +1,3 @@
+nats "bus" {
+  port = 70000 # ERROR: Invalid port
+}

@@ -1,0 +1,4 @@
+postgres "db" {
+  runtime     = "executable"
+  data_volume = false # ERROR: Data volume required
+}

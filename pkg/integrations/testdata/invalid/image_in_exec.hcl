@@ -1,0 +1,4 @@
+redis "cache" {
+  runtime = "executable"
+  image   = "redis:7" # ERROR: Image not used
+}

@@ -1,0 +1,5 @@
+parameter "db-password" {
+  default = "x"
+}
+
+postgres "db" {} # ERROR: Duplicate resource name

@@ -1,0 +1,3 @@
+redis "cache" {
+  replicas = 2 # ERROR: Replicas not supported
+}

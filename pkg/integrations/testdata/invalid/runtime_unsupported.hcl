@@ -1,0 +1,3 @@
+mysql "sql" {
+  runtime = "executable" # ERROR: Invalid runtime
+}

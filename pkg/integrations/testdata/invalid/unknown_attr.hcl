@@ -1,0 +1,3 @@
+kafka "events" {
+  password = "x" # ERROR: Unsupported argument
+}

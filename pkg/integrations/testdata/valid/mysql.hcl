@@ -1,0 +1,3 @@
+mysql "sql" {
+  database "shop" {}
+}

@@ -1,0 +1,3 @@
+rabbitmq "queue" {
+  management = true
+}

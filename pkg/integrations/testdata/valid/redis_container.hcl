@@ -1,0 +1,3 @@
+redis "cache" {
+  restart = "always"
+}
