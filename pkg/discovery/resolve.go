@@ -363,6 +363,15 @@ func resolveWorkload(in Input, r *model.Resource, rr *Resolved, hc, ic *ctxCache
 			return
 		}
 	}
+	// A referenced resource that cannot be resolved itself (an integration
+	// whose password parameter has no value) has no values to inject yet:
+	// starting without them would hand the consumer a partial environment.
+	for _, ref := range r.References {
+		if d := rr.all[ref.Name]; d != nil && d.Wait != "" {
+			rr.Wait = fmt.Sprintf("waiting for %s %s: %s", d.Kind, ref.Name, d.Wait)
+			return
+		}
+	}
 	spec, diags := r.Resolve(viewc.get())
 	if diags.HasErrors() {
 		rr.Wait = diagText(diags)
