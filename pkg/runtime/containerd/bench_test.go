@@ -79,15 +79,18 @@ func BenchmarkStart10(b *testing.B) {
 			}
 		}
 	}
-	driverTeardown := func(i int) {
-		id := "svc" + strconv.Itoa(i) + "-0"
-		if err := e.d.Stop(ctx, id, 5*time.Second); err != nil {
-			b.Fatal(err)
-		}
-		if err := e.d.Delete(ctx, id); err != nil {
-			b.Fatal(err)
+	teardownWith := func(d *Driver) func(i int) {
+		return func(i int) {
+			id := "svc" + strconv.Itoa(i) + "-0"
+			if err := d.Stop(ctx, id, 5*time.Second); err != nil {
+				b.Fatal(err)
+			}
+			if err := d.Delete(ctx, id); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
+	driverTeardown := teardownWith(e.d)
 
 	b.Run("bridge", func(b *testing.B) {
 		b.StopTimer()
@@ -95,6 +98,31 @@ func BenchmarkStart10(b *testing.B) {
 			_, err := e.d.Start(ctx, e.spec("svc"+strconv.Itoa(i)+"-0", published(port)))
 			return err
 		}, driverTeardown)
+	})
+	// The same with the CNI portmap plugin (and ipMasq) doing the NAT, on
+	// a second project and bridge of the same daemon.
+	alt := e.opts
+	alt.Project += "pm"
+	alt.BridgeName += "p"
+	alt.Subnet = "10.232." + alt.Subnet[len("10.231."):]
+	alt.StateDir += "pm"
+	alt.PortmapPlugin = true
+	pm, err := New(ctx, alt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		if err := pm.Cleanup(ctx); err != nil {
+			b.Error(err)
+		}
+		pm.Close()
+	}()
+	b.Run("bridge-portmap", func(b *testing.B) {
+		b.StopTimer()
+		run(b, func(i, port int) error {
+			_, err := pm.Start(ctx, e.spec("svc"+strconv.Itoa(i)+"-0", published(port)))
+			return err
+		}, teardownWith(pm))
 	})
 	b.Run("host", func(b *testing.B) {
 		b.StopTimer()

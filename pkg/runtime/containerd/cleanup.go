@@ -73,7 +73,7 @@ func (d *Driver) Cleanup(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	d.removeCNICache()
-	if err := d.removeHostAlias(); err != nil {
+	if err := d.removeProjectRules(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := d.removeBridge(); err != nil {

@@ -7,14 +7,15 @@
 //
 // Networking: by default every container gets its own network namespace
 // (a file under StateDir/netns) attached by CNI (go-cni driving the standard
-// plugins in /usr/lib/cni: bridge + host-local IPAM, portmap for published
-// ports, loopback) to one bridge per project. Names resolve through an
+// plugins in /usr/lib/cni: bridge + host-local IPAM, loopback) to one
+// bridge per project; published ports are DNAT rules in the kernel (see
+// rules.go), so they cost nothing measurable in throughput. Names resolve through an
 // /etc/hosts file per container that the driver bind-mounts read-only and
 // rewrites in place whenever a container of the project gets or loses an
 // address; host.apphost.internal names the bridge's gateway address, i.e.
 // the host. Network "host" shares the host's namespace.
 //
-// Lock order: Driver.aliasMu and Driver.mu are never held together.
+// Lock order: Driver.rulesMu and Driver.mu are never held together.
 // Driver.mu guards the instance map and the hosts files; it is
 // never held across a containerd or CNI call except the (local, fast) hosts
 // file rewrite.
@@ -79,6 +80,10 @@ type Options struct {
 	// RuncRoot overrides runc's state root (default /run/containerd/runc);
 	// tests point it into their private containerd's dir.
 	RuncRoot string
+	// PortmapPlugin publishes ports and masquerades with the CNI portmap
+	// plugin and the bridge plugin's ipMasq instead of the driver's own
+	// iptables rules (rules.go); slower to start, kept for comparison.
+	PortmapPlugin bool
 	// CNIPluginDirs; default /usr/lib/cni, /opt/cni/bin.
 	CNIPluginDirs []string
 	// Logger; default zap.NewNop().
@@ -106,8 +111,8 @@ type Driver struct {
 	mu        sync.Mutex
 	instances map[string]*instance // by runtime instance ID (Spec.ID)
 
-	aliasMu   sync.Mutex // guards aliasDone; taken alone
-	aliasDone bool
+	rulesMu   sync.Mutex // guards rulesDone; taken alone
+	rulesDone bool
 }
 
 var (

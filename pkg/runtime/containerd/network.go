@@ -17,16 +17,19 @@ import (
 const HostAlias = "host.apphost.internal"
 
 // cniPlugins are the plugin binaries the bridge network needs.
-var cniPlugins = []string{"bridge", "host-local", "portmap", "loopback"}
+var cniPlugins = []string{"bridge", "host-local", "loopback"}
 
 // network lazily loads the CNI configuration: bridge (gateway on the host,
-// masquerade for outbound traffic, hairpin so a container can reach itself
-// through a published port) with host-local IPAM kept in StateDir, then
-// portmap, whose snat mode also sets route_localnet on the bridge so
-// 127.0.0.1:HostPort DNATs to the container in the kernel.
+// hairpin) with host-local IPAM kept in StateDir; NAT and published ports
+// are rules.go's (or, with Options.PortmapPlugin, the portmap plugin's and
+// the bridge's ipMasq).
 func (d *Driver) network() (gocni.CNI, error) {
 	d.cniOnce.Do(func() {
-		for _, p := range cniPlugins {
+		plugins := cniPlugins
+		if d.opts.PortmapPlugin {
+			plugins = append(plugins, "portmap")
+		}
+		for _, p := range plugins {
 			if !d.havePlugin(p) {
 				d.cniErr = fmt.Errorf("CNI plugin %q not found in %s; install it with: apt-get install containernetworking-plugins: %w",
 					p, strings.Join(d.opts.CNIPluginDirs, ", "), runtime.ErrUnavailable)
@@ -67,31 +70,29 @@ func (d *Driver) havePlugin(name string) bool {
 }
 
 func (d *Driver) cniConfList() ([]byte, error) {
-	conf := map[string]any{
-		"cniVersion": "1.0.0",
-		"name":       d.networkName(),
-		"plugins": []any{
-			map[string]any{
-				"type":        "bridge",
-				"bridge":      d.opts.BridgeName,
-				"isGateway":   true,
-				"ipMasq":      true,
-				"hairpinMode": true,
-				"ipam": map[string]any{
-					"type":    "host-local",
-					"ranges":  [][]map[string]string{{{"subnet": d.opts.Subnet}}},
-					"routes":  []map[string]string{{"dst": "0.0.0.0/0"}},
-					"dataDir": d.ipamDir(),
-				},
-			},
-			map[string]any{
-				"type":         "portmap",
-				"capabilities": map[string]bool{"portMappings": true},
-				"snat":         true,
+	plugins := []any{
+		map[string]any{
+			"type":        "bridge",
+			"bridge":      d.opts.BridgeName,
+			"isGateway":   true,
+			"ipMasq":      d.opts.PortmapPlugin, // else one project-wide rule (rules.go)
+			"hairpinMode": true,
+			"ipam": map[string]any{
+				"type":    "host-local",
+				"ranges":  [][]map[string]string{{{"subnet": d.opts.Subnet}}},
+				"routes":  []map[string]string{{"dst": "0.0.0.0/0"}},
+				"dataDir": d.ipamDir(),
 			},
 		},
 	}
-	b, err := json.Marshal(conf)
+	if d.opts.PortmapPlugin {
+		plugins = append(plugins, map[string]any{
+			"type":         "portmap",
+			"capabilities": map[string]bool{"portMappings": true},
+			"snat":         true,
+		})
+	}
+	b, err := json.Marshal(map[string]any{"cniVersion": "1.0.0", "name": d.networkName(), "plugins": plugins})
 	if err != nil {
 		return nil, fmt.Errorf("encode CNI config: %w", err)
 	}
@@ -142,28 +143,49 @@ func (d *Driver) attachNetwork(ctx context.Context, cid, nsPath string, ports []
 	if err != nil {
 		return "", err
 	}
-	undo := func() { _ = cni.Remove(context.WithoutCancel(ctx), cid, nsPath, gocni.WithCapabilityPortMap(ports)) }
-	res, err := cni.Setup(ctx, cid, nsPath, gocni.WithCapabilityPortMap(ports))
+	undo := func() {
+		_ = d.unpublish(cid)
+		_ = cni.Remove(context.WithoutCancel(ctx), cid, nsPath, d.cniPorts(ports)...)
+	}
+	res, err := cni.Setup(ctx, cid, nsPath, d.cniPorts(ports)...)
 	if err != nil {
 		undo()
 		return "", fmt.Errorf("CNI setup %s: %w", cid, err)
 	}
-	if err := d.ensureHostAlias(); err != nil {
+	if err := d.ensureProjectRules(); err != nil {
 		undo()
 		return "", err
 	}
+	ip := ""
 	for name, iface := range res.Interfaces {
 		if !strings.HasPrefix(name, "eth") {
 			continue
 		}
 		for _, c := range iface.IPConfigs {
-			if v4 := c.IP.To4(); v4 != nil {
-				return v4.String(), nil
+			if v4 := c.IP.To4(); v4 != nil && ip == "" {
+				ip = v4.String()
 			}
 		}
 	}
-	undo()
-	return "", fmt.Errorf("CNI setup %s: no IPv4 address in result", cid)
+	if ip == "" {
+		undo()
+		return "", fmt.Errorf("CNI setup %s: no IPv4 address in result", cid)
+	}
+	if !d.opts.PortmapPlugin {
+		if err := d.publish(cid, ip, ports); err != nil {
+			undo()
+			return "", err
+		}
+	}
+	return ip, nil
+}
+
+// cniPorts is what the portmap plugin (when used) gets as capability args.
+func (d *Driver) cniPorts(ports []gocni.PortMapping) []gocni.NamespaceOpts {
+	if !d.opts.PortmapPlugin || len(ports) == 0 {
+		return nil
+	}
+	return []gocni.NamespaceOpts{gocni.WithCapabilityPortMap(ports)}
 }
 
 // teardownNetwork is the CNI DEL (without it host-local keeps the IP
@@ -178,7 +200,10 @@ func (d *Driver) teardownNetwork(ctx context.Context, cid string, ports []gocni.
 	if _, statErr := os.Stat(nsPath); statErr != nil {
 		nsPath = "" // plugins then only release what they hold for the ID
 	}
-	if err := cni.Remove(ctx, cid, nsPath, gocni.WithCapabilityPortMap(ports)); err != nil {
+	if err := d.unpublish(cid); err != nil {
+		return err
+	}
+	if err := cni.Remove(ctx, cid, nsPath, d.cniPorts(ports)...); err != nil {
 		return fmt.Errorf("CNI remove %s: %w", cid, err)
 	}
 	return removeNetNS(d.netnsPath(cid))

@@ -39,7 +39,7 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Status, 
 		return runtime.Status{}, fmt.Errorf("start %s: %v: %w", spec.ID, err, runtime.ErrInvalidSpec)
 	}
 	t0 := time.Now()
-	var tImage, tNet, tCreate, tTask time.Duration
+	var tImage, tNet, tCreate, tTask, tAdd, tJoin time.Duration
 	if err := d.clearStale(ctx, spec.ID, cid); err != nil {
 		return runtime.Status{}, err
 	}
@@ -93,7 +93,9 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Status, 
 		netDone = make(chan struct{})
 		go func() {
 			defer close(netDone)
+			t := time.Now()
 			ip, netErr = d.attachNetwork(ctx, cid, nsPath, ports)
+			tAdd = time.Since(t)
 		}()
 		undo = append(undo, func(c context.Context) {
 			<-netDone
@@ -155,7 +157,9 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Status, 
 	}
 	undo = append(undo, func(c context.Context) { _, _ = task.Delete(c, cdclient.WithProcessKill) })
 	if bridged {
+		tj := time.Now()
 		<-netDone
+		tJoin = time.Since(tj)
 		if netErr != nil {
 			return fail(netErr)
 		}
@@ -190,7 +194,8 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Status, 
 	pid := int(task.Pid())
 	d.log.Debug("started", zap.String("id", spec.ID), zap.Int("pid", pid), zap.String("ip", ip),
 		zap.Duration("image", tImage), zap.Duration("network", tNet), zap.Duration("create", tCreate),
-		zap.Duration("task", tTask), zap.Duration("total", time.Since(t0)))
+		zap.Duration("task", tTask), zap.Duration("cniAdd", tAdd), zap.Duration("cniJoinWait", tJoin),
+		zap.Duration("total", time.Since(t0)))
 	return runtime.Status{ID: spec.ID, State: runtime.StateRunning, PID: pid, StartTime: processStartTime(pid),
 		StartedAt: inst.startedAt, IP: ip}, nil
 }
