@@ -89,3 +89,46 @@ func TestBridgePublishedPortEnvExecAndNames(t *testing.T) {
 		t.Errorf("api's /etc/hosts after web's delete:\n%s", body)
 	}
 }
+
+// TestParallelStarts starts bridged containers concurrently (CNI, hosts
+// files and NAT rules under contention) and checks every one can reach
+// every other by name, which needs each hosts file to have been rewritten
+// with the addresses of containers that started after it.
+func TestParallelStarts(t *testing.T) {
+	e := newEnv(t)
+	const n = 4
+	ports := make([]int, n)
+	errs := make(chan error, n)
+	for i := range ports {
+		ports[i] = freePort(t)
+		go func() {
+			_, err := e.d.Start(context.Background(), e.spec(fmt.Sprintf("s%d-0", i), published(ports[i])))
+			errs <- err
+		}()
+	}
+	for range ports {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range ports {
+		base := "http://127.0.0.1:" + strconv.Itoa(ports[i])
+		for j := range ports {
+			target := url.QueryEscape(fmt.Sprintf("http://s%d:8080/healthz", j))
+			if body := get(t, base+"/get?url="+target); body != "ok" {
+				t.Errorf("s%d -> s%d: %q", i, j, body)
+			}
+		}
+	}
+	list, err := e.d.List(context.Background())
+	if err != nil || len(list) != n {
+		t.Fatalf("List: %d, %v", len(list), err)
+	}
+	seen := map[string]bool{}
+	for _, st := range list {
+		if st.State != runtime.StateRunning || st.IP == "" || seen[st.IP] {
+			t.Errorf("status %+v (duplicate or missing IP?)", st)
+		}
+		seen[st.IP] = true
+	}
+}

@@ -252,3 +252,43 @@ func stale(t *testing.T, dir string) string {
 	}
 	return p
 }
+
+// TestSurvivesContainerdRestart: a container keeps running and logging
+// while containerd restarts; the driver that started it still stops it,
+// its Wait (whose stream broke) still delivers the exit, and a new driver
+// can adopt a second container.
+func TestSurvivesContainerdRestart(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	p1, p2 := freePort(t), freePort(t)
+	a := e.spec("a-0", published(p1))
+	b := e.spec("b-0", published(p2))
+	e.start(a)
+	recB := e.start(b)
+	get(t, "http://127.0.0.1:"+strconv.Itoa(p1)+"/healthz")
+	exitC, err := e.d.Wait(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	e.cd.Restart(t)
+
+	get(t, "http://127.0.0.1:"+strconv.Itoa(p1)+"/healthz") // never went away
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := e.d.Stop(sctx, a.ID, 5*time.Second); err != nil {
+		t.Fatalf("stop after daemon restart: %v", err)
+	}
+	if ex := waitExit(t, exitC); ex.ExitCode != 0 {
+		t.Errorf("exit after restart = %d, want 0", ex.ExitCode)
+	}
+	if log := readFileEventually(t, a.LogPath, "signal: interrupt"); !strings.Contains(log, "signal: interrupt") {
+		t.Errorf("output after the daemon restart did not reach the log: %q", log)
+	}
+
+	d2 := e.newDriver()
+	st, err := d2.Adopt(ctx, recB)
+	if err != nil || st.PID != recB.PID || st.State != runtime.StateRunning {
+		t.Fatalf("adopt after restart: %+v, %v", st, err)
+	}
+}

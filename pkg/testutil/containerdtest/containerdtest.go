@@ -45,8 +45,9 @@ type Instance struct {
 	// PID is the containerd process this helper started.
 	PID int
 
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd.Wait returns
+	bin, cfg string
+	cmd      *exec.Cmd
+	done     chan struct{} // closed when cmd.Wait returns
 }
 
 // startTimeout bounds how long the daemon may take to open its socket.
@@ -79,49 +80,76 @@ func Start(t testing.TB) *Instance {
 		State:    filepath.Join(dir, "state"),
 		RuncRoot: filepath.Join(dir, "runc"),
 		LogPath:  filepath.Join(dir, "containerd.log"),
-		done:     make(chan struct{}),
 	}
 	cfg := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(cfg, []byte(config(in)), 0o600); err != nil {
 		t.Fatalf("containerdtest: write config: %v", err)
 	}
+	in.bin, in.cfg = bin, cfg
+	if err := in.launch(); err != nil {
+		os.RemoveAll(dir)
+		unavailable(t, "start containerd: %v", err)
+	}
+	t.Cleanup(func() { in.stop(t) })
+	if err := in.waitReady(); err != nil {
+		unavailable(t, "containerd did not come up: %v\n%s", err, in.logTail())
+	}
+	return in
+}
+
+// launch starts the daemon process and sets cmd, done and PID.
+func (in *Instance) launch() error {
 	logf, err := os.OpenFile(in.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		t.Fatalf("containerdtest: log file: %v", err)
+		return fmt.Errorf("log file: %w", err)
 	}
 	defer logf.Close()
-
-	in.cmd = exec.Command(bin, "--config", cfg, "--log-level", "warn")
-	in.cmd.Stdout, in.cmd.Stderr = logf, logf
+	cmd := exec.Command(in.bin, "--config", in.cfg, "--log-level", "warn")
+	cmd.Stdout, cmd.Stderr = logf, logf
 	// Own process group: a ^C to the test does not reach the daemon before
 	// the cleanup below has stopped it in order. Pdeathsig kills it if the
 	// test binary dies without cleaning up; it fires when the forking
 	// *thread* exits, so the fork happens on a goroutine that keeps its
 	// thread locked until the daemon is gone.
-	in.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	done := make(chan struct{})
 	started := make(chan error, 1)
 	go func() {
 		goruntime.LockOSThread()
-		if err := in.cmd.Start(); err != nil {
+		if err := cmd.Start(); err != nil {
 			started <- err
 			goruntime.UnlockOSThread()
 			return
 		}
 		started <- nil
-		_ = in.cmd.Wait()
-		close(in.done) // the locked thread ends with this goroutine
+		_ = cmd.Wait()
+		close(done) // the locked thread ends with this goroutine
 	}()
 	if err := <-started; err != nil {
-		os.RemoveAll(dir)
-		unavailable(t, "start containerd: %v", err)
+		return err
 	}
-	in.PID = in.cmd.Process.Pid
-	t.Cleanup(func() { in.stop(t) })
+	in.cmd, in.done, in.PID = cmd, done, cmd.Process.Pid
+	return nil
+}
 
-	if err := in.waitReady(); err != nil {
-		unavailable(t, "containerd did not come up: %v\n%s", err, in.logTail())
+// Restart stops the daemon (SIGTERM, as a service manager would) and
+// starts it again on the same dirs. Containers keep running meanwhile:
+// their shims do not depend on the daemon.
+func (in *Instance) Restart(t testing.TB) {
+	t.Helper()
+	_ = in.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-in.done:
+	case <-time.After(10 * time.Second):
+		_ = in.cmd.Process.Kill()
+		<-in.done
 	}
-	return in
+	if err := in.launch(); err != nil {
+		t.Fatalf("containerdtest: restart: %v", err)
+	}
+	if err := in.waitReady(); err != nil {
+		t.Fatalf("containerdtest: restart: %v\n%s", err, in.logTail())
+	}
 }
 
 func unavailable(t testing.TB, format string, args ...any) {
