@@ -34,6 +34,8 @@ import (
 	"github.com/containerd/errdefs"
 	gocni "github.com/containerd/go-cni"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 )
 
 // DefaultAddress is containerd's standard socket.
@@ -159,7 +161,14 @@ func New(ctx context.Context, opts Options) (*Driver, error) {
 	}
 	client, err := cdclient.New(opts.Address,
 		cdclient.WithDefaultNamespace(opts.Namespace),
-		cdclient.WithTimeout(dialTimeout))
+		cdclient.WithTimeout(dialTimeout),
+		// Calls fail fast (ErrUnavailable) while containerd is down; a
+		// short reconnect backoff makes them work again within about a
+		// second of its return, instead of up to dialTimeout.
+		cdclient.WithExtraDialOpts([]grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
+			MinConnectTimeout: dialTimeout,
+		})}))
 	if err != nil {
 		return nil, unavailable(opts.Address, err)
 	}

@@ -292,3 +292,42 @@ func TestSurvivesContainerdRestart(t *testing.T) {
 		t.Fatalf("adopt after restart: %+v, %v", st, err)
 	}
 }
+
+// TestDaemonDown: with containerd gone, calls fail promptly with
+// ErrUnavailable (no hang) and work again once it is back.
+func TestDaemonDown(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	port := freePort(t)
+	s := e.spec("a-0", published(port))
+	e.start(s)
+	e.cd.Stop(t)
+
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	_, err := e.d.Inspect(cctx, s.ID)
+	if !errors.Is(err, runtime.ErrUnavailable) {
+		t.Errorf("inspect with containerd down: %v, want ErrUnavailable", err)
+	}
+	if _, err := e.d.Start(cctx, e.spec("b-0")); !errors.Is(err, runtime.ErrUnavailable) || !strings.Contains(err.Error(), e.cd.Address) {
+		t.Errorf("start with containerd down: %v, want ErrUnavailable naming %s", err, e.cd.Address)
+	}
+	if cctx.Err() != nil {
+		t.Fatal("calls hung until the test's deadline")
+	}
+	get(t, "http://127.0.0.1:"+strconv.Itoa(port)+"/healthz") // the container does not care
+
+	e.cd.Restart(t)
+	// The client reconnects on its own (backoff capped at 1 s); poll.
+	var st runtime.Status
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		st, err = e.d.Inspect(ctx, s.ID)
+		if err == nil || !errors.Is(err, runtime.ErrUnavailable) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil || st.State != runtime.StateRunning {
+		t.Errorf("inspect after restart: %+v, %v", st, err)
+	}
+}

@@ -132,10 +132,10 @@ func (in *Instance) launch() error {
 	return nil
 }
 
-// Restart stops the daemon (SIGTERM, as a service manager would) and
-// starts it again on the same dirs. Containers keep running meanwhile:
-// their shims do not depend on the daemon.
-func (in *Instance) Restart(t testing.TB) {
+// Stop stops the daemon (SIGTERM, then SIGKILL after 10 s) without the
+// final sweep, e.g. to test behaviour while containerd is down. Restart
+// brings it back; the cleanup registered by Start still runs.
+func (in *Instance) Stop(t testing.TB) {
 	t.Helper()
 	_ = in.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -143,6 +143,18 @@ func (in *Instance) Restart(t testing.TB) {
 	case <-time.After(10 * time.Second):
 		_ = in.cmd.Process.Kill()
 		<-in.done
+	}
+}
+
+// Restart stops the daemon (SIGTERM, as a service manager would) and
+// starts it again on the same dirs. Containers keep running meanwhile:
+// their shims do not depend on the daemon.
+func (in *Instance) Restart(t testing.TB) {
+	t.Helper()
+	select {
+	case <-in.done: // already stopped
+	default:
+		in.Stop(t)
 	}
 	if err := in.launch(); err != nil {
 		t.Fatalf("containerdtest: restart: %v", err)
