@@ -62,7 +62,7 @@ func checkNesting(filename string, src []byte, start hcl.Pos, template bool) hcl
 		toks, diags = hclsyntax.LexConfig(src, filename, start)
 	}
 	_ = diags // the parser reports lexical errors itself, with better context
-	depth, unary, cond := 0, 0, 0
+	depth, unary, cond, splat := 0, 0, 0, 0
 	for i := range toks {
 		t := &toks[i]
 		switch t.Type {
@@ -74,10 +74,15 @@ func checkNesting(filename string, src []byte, start hcl.Pos, template bool) hcl
 			hclsyntax.TokenTemplateSeqEnd, hclsyntax.TokenCQuote, hclsyntax.TokenCHeredoc:
 			depth--
 		case hclsyntax.TokenComma, hclsyntax.TokenEqual:
-			cond = 0
+			cond, splat = 0, 0
 		case hclsyntax.TokenNewline:
 			if depth == 0 {
-				cond = 0
+				cond, splat = 0, 0
+			}
+		case hclsyntax.TokenStar:
+			// a[*][*]... : each full splat parses the rest recursively.
+			if i > 0 && toks[i-1].Type == hclsyntax.TokenOBrack {
+				splat++
 			}
 		}
 		switch t.Type {
@@ -89,7 +94,7 @@ func checkNesting(filename string, src []byte, start hcl.Pos, template bool) hcl
 		if t.Type == hclsyntax.TokenQuestion {
 			cond++
 		}
-		if depth > maxNesting || unary > maxNesting || cond > maxNesting {
+		if depth > maxNesting || unary > maxNesting || cond > maxNesting || splat > maxNesting {
 			rng := t.Range
 			return hcl.Diagnostics{{
 				Severity: hcl.DiagError,

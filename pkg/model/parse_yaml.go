@@ -8,6 +8,7 @@ import (
 	"math"
 	"regexp"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
@@ -30,14 +31,14 @@ const (
 type yamlFront struct {
 	filename   string
 	src        []byte
-	lineStarts []int
+	lines      []lineInfo
 	nodes      int
 	tooBig     bool
 	diags      hcl.Diagnostics
 }
 
 func parseYAML(filename string, src []byte, schema *BlockSchema) (*Body, hcl.Diagnostics) {
-	y := &yamlFront{filename: filename, src: src, lineStarts: lineStarts(src)}
+	y := &yamlFront{filename: filename, src: src, lines: indexLines(src)}
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -393,6 +394,12 @@ func (y *yamlFront) template(n *yaml.Node, rng hcl.Range) hclsyntax.Expression {
 	case yaml.LiteralStyle, yaml.FoldedStyle:
 		start = y.pos(n.Line+1, 1)
 	}
+	if !strings.ContainsAny(n.Value, "$%") {
+		// No interpolation or directive can start here: the template is the
+		// literal text. Skipping the HCL lexer keeps large files fast.
+		lit := &hclsyntax.LiteralValueExpr{Val: cty.StringVal(n.Value), SrcRange: rng}
+		return &hclsyntax.TemplateExpr{Parts: []hclsyntax.Expression{lit}, SrcRange: rng}
+	}
 	src := []byte(n.Value)
 	if d := checkNesting(y.filename, src, start, true); d.HasErrors() {
 		y.diags = append(y.diags, d...)
@@ -407,34 +414,78 @@ func (y *yamlFront) template(n *yaml.Node, rng hcl.Range) hclsyntax.Expression {
 }
 
 // Positions. yaml.Node reports 1-based line and column (in characters);
-// hcl.Pos also needs the byte offset.
+// hcl.Pos also needs the byte offset. Lines are indexed once so that a
+// position costs O(1) (ASCII lines) or one lazily built rune index per
+// line, never a rescan: a long flow sequence on one line has many nodes.
 
-func lineStarts(src []byte) []int {
-	starts := []int{0}
-	for i, c := range src {
-		if c == '\n' {
-			starts = append(starts, i+1)
-		}
-	}
-	return starts
+type lineInfo struct {
+	start, end int   // byte offsets; end excludes the line terminator
+	ascii      bool  // every byte < 0x80
+	runeOffs   []int // for non-ASCII lines: byte offset of each rune, built on demand
 }
 
+func indexLines(src []byte) []lineInfo {
+	var lines []lineInfo
+	start, ascii := 0, true
+	for i, c := range src {
+		if c >= 0x80 {
+			ascii = false
+		}
+		if c == '\n' {
+			end := i
+			if end > start && src[end-1] == '\r' {
+				end--
+			}
+			lines = append(lines, lineInfo{start: start, end: end, ascii: ascii})
+			start, ascii = i+1, true
+		}
+	}
+	return append(lines, lineInfo{start: start, end: len(src), ascii: ascii})
+}
+
+func (y *yamlFront) line(line int) *lineInfo {
+	if line < 1 {
+		line = 1
+	}
+	if line > len(y.lines) {
+		line = len(y.lines)
+	}
+	return &y.lines[line-1]
+}
+
+// pos converts a 1-based line and character column to an hcl.Pos,
+// clamping to the line's end.
 func (y *yamlFront) pos(line, col int) hcl.Pos {
 	if line < 1 {
 		line = 1
 	}
-	if line > len(y.lineStarts) {
-		line = len(y.lineStarts)
+	if line > len(y.lines) {
+		line = len(y.lines)
 	}
+	li := y.line(line)
 	if col < 1 {
 		col = 1
 	}
-	off := y.lineStarts[line-1]
-	for c := 1; c < col && off < len(y.src) && y.src[off] != '\n'; c++ {
-		_, size := utf8.DecodeRune(y.src[off:])
-		off += size
+	if li.ascii {
+		off := li.start + col - 1
+		if off > li.end {
+			off = li.end
+			col = li.end - li.start + 1
+		}
+		return hcl.Pos{Line: line, Column: col, Byte: off}
 	}
-	return hcl.Pos{Line: line, Column: col, Byte: off}
+	if li.runeOffs == nil {
+		li.runeOffs = make([]int, 0, li.end-li.start)
+		for off := li.start; off < li.end; {
+			li.runeOffs = append(li.runeOffs, off)
+			_, size := utf8.DecodeRune(y.src[off:li.end])
+			off += size
+		}
+	}
+	if col-1 >= len(li.runeOffs) {
+		return hcl.Pos{Line: line, Column: len(li.runeOffs) + 1, Byte: li.end}
+	}
+	return hcl.Pos{Line: line, Column: col, Byte: li.runeOffs[col-1]}
 }
 
 func (y *yamlFront) pointRange(line, col int) hcl.Range {
@@ -444,14 +495,7 @@ func (y *yamlFront) pointRange(line, col int) hcl.Range {
 
 // lineEnd returns the position at the end of line (before the newline).
 func (y *yamlFront) lineEnd(line int) hcl.Pos {
-	start := y.pos(line, 1)
-	off, col := start.Byte, 1
-	for off < len(y.src) && y.src[off] != '\n' && y.src[off] != '\r' {
-		_, size := utf8.DecodeRune(y.src[off:])
-		off += size
-		col++
-	}
-	return hcl.Pos{Line: start.Line, Column: col, Byte: off}
+	return y.pos(line, 1<<30)
 }
 
 func (y *yamlFront) lineRange(line int) hcl.Range {
