@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -77,12 +78,18 @@ func runDown(p project.Project, timeout time.Duration, volumes bool, w io.Writer
 func downProject(p project.Project, timeout time.Duration, volumes bool) ([]string, error) {
 	recs := recordedInstances(p)
 	pid := daemon.LockHolder(p.LockFile())
+	var daemonStart uint64
+	if pid > 0 {
+		daemonStart, _ = process.ProcStartTime(pid)
+	}
 	if pid != 0 {
 		c := api.Dial(p.Socket())
 		defer c.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		recs = append(recs, liveInstances(ctx, c)...)
-		err := c.Shutdown(ctx)
+		lctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		recs = append(recs, liveInstances(lctx, c)...)
+		cancel()
+		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		err := c.Shutdown(sctx)
 		cancel()
 		if err != nil && pid > 0 {
 			// No answer on the socket, but the daemon holds the lock: ask
@@ -93,10 +100,18 @@ func downProject(p project.Project, timeout time.Duration, volumes bool) ([]stri
 		for daemon.LockHolder(p.LockFile()) != 0 {
 			if time.Now().After(deadline) {
 				left := []string{fmt.Sprintf("daemon%s: still running", pidNote(pid))}
-				left = append(left, listGroups(recs)...)
+				left = append(left, listGroups(append(recs, recordedInstances(p)...))...)
 				return left, withCode(exitTimeout, fmt.Errorf("the daemon%s did not stop within %s; left:\n  %s", pidNote(pid), timeout, strings.Join(left, "\n  ")))
 			}
 			time.Sleep(20 * time.Millisecond)
+		}
+		// The daemon lets go of the lock just before it exits: wait for
+		// the exit too, so "down" means no daemon process either.
+		for pid > 0 && daemonStart != 0 && processLive(pid, daemonStart) {
+			if time.Now().After(deadline) {
+				return []string{fmt.Sprintf("daemon%s: still running", pidNote(pid))}, withCode(exitTimeout, fmt.Errorf("the daemon%s did not exit within %s", pidNote(pid), timeout))
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 	}
 	// A crashed daemon's records are still in the file; a clean one's are
@@ -211,6 +226,26 @@ func listGroups(recs []reconcile.Record) []string {
 		}
 	}
 	return left
+}
+
+// processLive reports whether pid is still the process that started at
+// start (clock ticks since boot) and has not exited (a zombie has).
+func processLive(pid int, start uint64) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || len(s) < i+3 {
+		return false
+	}
+	f := strings.Fields(s[i+2:])
+	// f[0] is the state (field 3); the start time is field 22, f[19].
+	if len(f) < 20 || f[0] == "Z" || f[0] == "X" {
+		return false
+	}
+	return f[19] == strconv.FormatUint(start, 10)
 }
 
 func groupAlive(pgid int) bool {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -87,6 +88,8 @@ type readySummary struct {
 	ExitCode          *int      `json:"exit_code,omitempty"`
 	LastError         string    `json:"last_error,omitempty"`
 	Endpoints         []string  `json:"endpoints,omitempty"`
+	// PIDs are the instances' process IDs (each leads its process group).
+	PIDs []int `json:"pids,omitempty"`
 	// Log is the last lines of a resource that failed or was not ready.
 	Log []string `json:"log,omitempty"`
 }
@@ -363,16 +366,7 @@ func diagnose(c *api.Client, o waitOptions, rep *reporter, r status.Resource, wh
 	if r.ExitCode != nil {
 		fmt.Fprintf(&b, "  exit code: %d\n", *r.ExitCode)
 	}
-	// The wait's own context may be spent (timeout): logs get their own.
-	lctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	var lines []string
-	if r.Name != "" {
-		_ = c.Logs(lctx, api.LogQuery{Resources: []string{r.Name}, Tail: o.logLines}, func(l api.LogLine) error {
-			lines = append(lines, l.Text)
-			return nil
-		})
-	}
+	lines := settledLogs(c, r.Name, o.logLines)
 	if len(lines) > 0 {
 		fmt.Fprintf(&b, "  last %d log lines:\n", len(lines))
 		for _, l := range lines {
@@ -384,6 +378,37 @@ func diagnose(c *api.Client, o waitOptions, rep *reporter, r status.Resource, wh
 	text := b.String()
 	fmt.Fprint(o.out, "\n"+text)
 	rep.annotate(fmt.Sprintf("apphostd: %s %s", r.Name, what), strings.TrimRight(text, "\n"))
+	return lines
+}
+
+// settledLogs returns the last n lines of a resource's output. The daemon
+// tails output files, so the last lines of a process that just died may
+// not have reached it yet: fetch until two reads 100ms apart agree (and
+// are not empty), for at most a second.
+func settledLogs(c *api.Client, name string, n int) []string {
+	if name == "" {
+		return nil
+	}
+	fetch := func() []string {
+		// The wait's own context may be spent (timeout): logs get their own.
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		var lines []string
+		_ = c.Logs(ctx, api.LogQuery{Resources: []string{name}, Tail: n}, func(l api.LogLine) error {
+			lines = append(lines, l.Text)
+			return nil
+		})
+		return lines
+	}
+	lines := fetch()
+	for range 10 {
+		time.Sleep(100 * time.Millisecond)
+		again := fetch()
+		if len(again) > 0 && slices.Equal(again, lines) {
+			break
+		}
+		lines = again
+	}
 	return lines
 }
 
@@ -422,6 +447,11 @@ func (wr waitResult) summary(o waitOptions) bringupSummary {
 		}
 		for _, e := range r.Endpoints {
 			rs.Endpoints = append(rs.Endpoints, e.URL)
+		}
+		for _, in := range r.Instances {
+			if in.PID > 0 {
+				rs.PIDs = append(rs.PIDs, in.PID)
+			}
 		}
 		s.Resources = append(s.Resources, rs)
 	}
