@@ -589,7 +589,7 @@ func (p *project) waitRecorded(pids ...int) {
 // workflow is the part of a GitHub Actions workflow the docs' example uses;
 // unknown keys fail the decode, so a typo in the example fails the test.
 type workflow struct {
-	Name string `yaml:"name"`
+	Name string         `yaml:"name"`
 	On   map[string]any `yaml:"on"`
 	Jobs map[string]struct {
 		RunsOn         string `yaml:"runs-on"`
