@@ -130,6 +130,9 @@ type jsonRestart struct {
 	BackoffMax     string `json:"backoff_max"`
 }
 
+// maskedExpr stands for the text of a secret parameter's default.
+const maskedExpr = "********"
+
 func exprJSON(e hcl.Expression) *jsonExpr {
 	if e == nil {
 		return nil
@@ -220,6 +223,11 @@ func MarshalGraphJSON(g *Graph) ([]byte, error) {
 		}
 		if s := r.Parameter; s != nil {
 			jr.Parameter = &jsonParameter{Default: exprJSON(s.Default), Env: s.Env, Secret: s.Secret}
+			if s.Secret && jr.Parameter.Default != nil {
+				// A secret's default may be the secret itself, written in
+				// the file; graph output shows only what it refers to.
+				jr.Parameter.Default.Expr = maskedExpr
+			}
 			if g := s.Generate; g != nil {
 				jr.Parameter.Generate = &jsonGenerate{Length: g.Length, Lower: g.Lower, Upper: g.Upper, Numeric: g.Numeric, Special: g.Special}
 			}
