@@ -30,6 +30,7 @@ type upOptions struct {
 	wait        bool
 	timeout     time.Duration
 	jsonOut     bool
+	output      string
 	daemonChild bool
 	debug       bool
 	grace       time.Duration
@@ -55,6 +56,7 @@ and returns once every autostart resource is Running and Healthy (or Finished).`
 	f.BoolVar(&o.wait, "wait", false, "wait until every autostart resource is ready (implies -d)")
 	f.DurationVar(&o.timeout, "timeout", 5*time.Minute, "with --wait: give up after this long (exit 4)")
 	f.BoolVar(&o.jsonOut, "json", false, "with --wait: print a JSON summary of the resources")
+	f.StringVar(&o.output, "output", "", "with --wait: "+outputFlagHelp)
 	f.BoolVar(&o.debug, "debug", false, "log at debug level to .apphost/daemon.log")
 	f.DurationVar(&o.grace, "stop-grace", 10*time.Second, "time between SIGTERM and SIGKILL when stopping a resource")
 	f.BoolVar(&o.daemonChild, "daemon-child", false, "internal: run as the detached daemon")
@@ -86,7 +88,7 @@ func runUp(cmd *cobra.Command, o upOptions) error {
 		c := api.Dial(p.Socket())
 		defer c.Close()
 		if o.wait {
-			return waitReady(cmd.Context(), c, waitOptions{timeout: o.timeout, jsonOut: o.jsonOut, forWhat: "healthy"})
+			return waitReady(cmd.Context(), c, waitOptions{timeout: o.timeout, jsonOut: o.jsonOut, forWhat: "healthy", output: o.output, title: "apphostd up"})
 		}
 		return printStatusSummary(cmd.Context(), c)
 	}
@@ -114,7 +116,7 @@ func runUp(cmd *cobra.Command, o upOptions) error {
 	}
 	c := api.Dial(p.Socket())
 	defer c.Close()
-	return waitReady(cmd.Context(), c, waitOptions{timeout: o.timeout, jsonOut: o.jsonOut, forWhat: "healthy"})
+	return waitReady(cmd.Context(), c, waitOptions{timeout: o.timeout, jsonOut: o.jsonOut, forWhat: "healthy", output: o.output, title: "apphostd up"})
 }
 
 func pidNote(pid int) string {
