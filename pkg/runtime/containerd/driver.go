@@ -86,6 +86,9 @@ type Options struct {
 	// plugin and the bridge plugin's ipMasq instead of the driver's own
 	// iptables rules (rules.go); slower to start, kept for comparison.
 	PortmapPlugin bool
+	// OnPull, if set, is called when Start begins pulling an image for an
+	// instance (so the caller can show a Pulling state). It must not block.
+	OnPull func(id, image string)
 	// CNIPluginDirs; default /usr/lib/cni, /opt/cni/bin.
 	CNIPluginDirs []string
 	// Logger; default zap.NewNop().

@@ -4,10 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/apphostd/apphostd/pkg/runtime"
 	cdclient "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/errdefs"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/distribution/reference"
 	"go.uber.org/zap"
 )
@@ -43,7 +48,9 @@ func (d *Driver) ImportArchive(ctx context.Context, r io.Reader) ([]string, erro
 
 // image returns the spec's image, unpacked, pulling it as the policy says.
 // pull=never with the image absent is ErrInvalidSpec: retrying cannot help.
-func (d *Driver) image(ctx context.Context, ref, policy string) (cdclient.Image, error) {
+// A pull is announced through Options.OnPull and written, blob by blob, to
+// the instance's log (logPath, if set) so users see why a start is slow.
+func (d *Driver) image(ctx context.Context, id, ref, policy, logPath string) (cdclient.Image, error) {
 	if ref == "" {
 		return nil, fmt.Errorf("no image given: %w", runtime.ErrInvalidSpec)
 	}
@@ -73,8 +80,24 @@ func (d *Driver) image(ctx context.Context, ref, policy string) (cdclient.Image,
 				ref, d.opts.Namespace, runtime.ErrInvalidSpec)
 		}
 	}
-	d.log.Info("pulling image", zap.String("image", full))
-	img, err := d.client.Pull(ctx, full, cdclient.WithPullUnpack, cdclient.WithPullSnapshotter(d.opts.Snapshotter))
+	d.log.Info("pulling image", zap.String("id", id), zap.String("image", full))
+	if d.opts.OnPull != nil {
+		d.opts.OnPull(id, full)
+	}
+	plog := openPullLog(logPath)
+	defer plog.Close()
+	plog.printf("apphost: pulling %s (pull = %q)", full, policy)
+	t0 := time.Now()
+	img, err := d.client.Pull(ctx, full, cdclient.WithPullUnpack, cdclient.WithPullSnapshotter(d.opts.Snapshotter),
+		cdclient.WithImageHandler(images.HandlerFunc(func(_ context.Context, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+			plog.printf("apphost: fetching %s %s (%d bytes)", desc.MediaType, desc.Digest.Encoded()[:12], desc.Size)
+			return nil, nil
+		})))
+	if err != nil {
+		plog.printf("apphost: pull %s failed: %v", full, err)
+	} else {
+		plog.printf("apphost: pulled %s in %s", full, time.Since(t0).Round(time.Millisecond))
+	}
 	if err != nil {
 		if errdefs.IsNotFound(err) {
 			return nil, fmt.Errorf("pull %s: %v: %w", full, err, runtime.ErrInvalidSpec)
@@ -103,4 +126,34 @@ func uniq(a, b string) []string {
 		return []string{a}
 	}
 	return []string{a, b}
+}
+
+// pullLog appends pull progress to an instance's log file; a nil file
+// (no log path, or it cannot be opened) discards.
+type pullLog struct{ f *os.File }
+
+func openPullLog(path string) pullLog {
+	if path == "" {
+		return pullLog{}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return pullLog{}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return pullLog{}
+	}
+	return pullLog{f: f}
+}
+
+func (l pullLog) printf(format string, args ...any) {
+	if l.f != nil {
+		fmt.Fprintf(l.f, format+"\n", args...)
+	}
+}
+
+func (l pullLog) Close() {
+	if l.f != nil {
+		l.f.Close()
+	}
 }

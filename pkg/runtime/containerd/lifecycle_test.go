@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -329,5 +330,37 @@ func TestDaemonDown(t *testing.T) {
 	}
 	if err != nil || st.State != runtime.StateRunning {
 		t.Errorf("inspect after restart: %+v, %v", st, err)
+	}
+}
+
+func TestPullPolicy(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	var pulls []string
+	var mu sync.Mutex
+	e.d.opts.OnPull = func(id, image string) {
+		mu.Lock()
+		defer mu.Unlock()
+		pulls = append(pulls, id+" "+image)
+	}
+	// missing: an imported image is used offline, no pull.
+	st := e.start(e.spec("m-0", func(s *runtime.Spec) { s.Pull = PullMissing; s.Network = "host"; s.Env = []string{"PORT=" + itoa(freePort(t))} }))
+	if st.State != runtime.StateRunning {
+		t.Fatalf("status %+v", st)
+	}
+	// An absent image is pulled; the "registry" is a closed port on
+	// 127.0.0.1, so the pull fails without leaving the machine.
+	s := e.spec("p-0", func(s *runtime.Spec) { s.Image = "127.0.0.1:1/absent:latest"; s.Pull = PullMissing })
+	if _, err := e.d.Start(ctx, s); err == nil {
+		t.Fatal("start with an unpullable image succeeded")
+	}
+	mu.Lock()
+	if len(pulls) != 1 || pulls[0] != "p-0 127.0.0.1:1/absent:latest" {
+		t.Errorf("OnPull calls = %q, want one for p-0", pulls)
+	}
+	mu.Unlock()
+	log, _ := os.ReadFile(s.LogPath)
+	if !strings.Contains(string(log), "apphost: pulling 127.0.0.1:1/absent:latest") || !strings.Contains(string(log), "failed") {
+		t.Errorf("pull not reported in the instance log: %q", log)
 	}
 }

@@ -43,7 +43,7 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Status, 
 	if err := d.clearStale(ctx, spec.ID, cid); err != nil {
 		return runtime.Status{}, err
 	}
-	img, err := d.image(ctx, spec.Image, spec.Pull)
+	img, err := d.image(ctx, spec.ID, spec.Image, spec.Pull, spec.LogPath)
 	if err != nil {
 		return runtime.Status{}, fmt.Errorf("start %s: %w", spec.ID, err)
 	}
