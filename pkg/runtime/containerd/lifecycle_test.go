@@ -344,7 +344,11 @@ func TestPullPolicy(t *testing.T) {
 		pulls = append(pulls, id+" "+image)
 	}
 	// missing: an imported image is used offline, no pull.
-	st := e.start(e.spec("m-0", func(s *runtime.Spec) { s.Pull = PullMissing; s.Network = "host"; s.Env = []string{"PORT=" + itoa(freePort(t))} }))
+	st := e.start(e.spec("m-0", func(s *runtime.Spec) {
+		s.Pull = PullMissing
+		s.Network = "host"
+		s.Env = []string{"PORT=" + itoa(freePort(t))}
+	}))
 	if st.State != runtime.StateRunning {
 		t.Fatalf("status %+v", st)
 	}
