@@ -15,10 +15,10 @@
 // address; host.apphost.internal names the bridge's gateway address, i.e.
 // the host. Network "host" shares the host's namespace.
 //
-// Lock order: Driver.rulesMu and Driver.mu are never held together.
-// Driver.mu guards the instance map and the hosts files; it is
-// never held across a containerd or CNI call except the (local, fast) hosts
-// file rewrite.
+// Locks: Driver.mu guards the instance map and is never held across a
+// call. hostsMu serialises hosts-file refreshes (a list RPC and local
+// writes); rulesMu guards the one-time NAT setup. None is taken while
+// holding another.
 package containerd
 
 import (
@@ -116,7 +116,9 @@ type Driver struct {
 	mu        sync.Mutex
 	instances map[string]*instance // by runtime instance ID (Spec.ID)
 
-	rulesMu   sync.Mutex // guards rulesDone; taken alone
+	hostsMu sync.Mutex // serialises refreshHosts
+
+	rulesMu   sync.Mutex // guards rulesDone
 	rulesDone bool
 }
 

@@ -91,7 +91,13 @@ func writeInPlace(path string, data []byte) error {
 // refreshHosts rewrites the hosts file of every bridged container of the
 // project, so a container started earlier learns the names of later ones.
 // extra (may be nil) is merged in for a container not yet in containerd.
+//
+// Listing and writing happen under hostsMu as one step: otherwise a
+// refresh that listed before a new container's address was recorded could
+// write after one that listed it, dropping the name from every file.
 func (d *Driver) refreshHosts(ctx context.Context, extra map[string]hostEntry, drop string) error {
+	d.hostsMu.Lock()
+	defer d.hostsMu.Unlock()
 	entries, err := d.bridgedEntries(ctx)
 	if err != nil {
 		return err
@@ -101,8 +107,6 @@ func (d *Driver) refreshHosts(ctx context.Context, extra map[string]hostEntry, d
 	}
 	delete(entries, drop)
 	content := d.hostsContent(entries)
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	var firstErr error
 	for id := range entries {
 		p := d.hostsPath(id)
