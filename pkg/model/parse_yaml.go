@@ -19,10 +19,10 @@ import (
 
 // Limits of the YAML front end. Aliases let a small file describe a huge
 // tree, so the walk is bounded in depth and in nodes visited.
-const (
-	maxYAMLDepth = 64
-	maxYAMLNodes = 1 << 20
-)
+const maxYAMLDepth = 64
+
+// maxYAMLNodes is a variable only so tests can lower it.
+var maxYAMLNodes = 1 << 20
 
 // yamlFront is the YAML front end: it walks yaml.Node trees guided by the
 // block schema and produces the same Body the HCL front end produces.
