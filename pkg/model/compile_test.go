@@ -137,15 +137,15 @@ func TestFileTooLarge(t *testing.T) {
 
 func TestHostileInputsAreBounded(t *testing.T) {
 	cases := map[string]struct{ file, src, want string }{
-		"brackets":  {"a.hcl", "x = " + strings.Repeat("[", 5000) + strings.Repeat("]", 5000), "Nesting too deep"},
-		"unary":     {"a.hcl", "x = " + strings.Repeat("!", 5000) + "true", "Nesting too deep"},
-		"ternary":   {"a.hcl", "x = " + strings.Repeat("a ? b : ", 5000) + "c", "Nesting too deep"},
-		"splat":     {"a.hcl", "x = a" + strings.Repeat("[*]", 5000), "Nesting too deep"},
-		"templates": {"a.hcl", "x = \"" + strings.Repeat("${\"", 500) + strings.Repeat("\"}", 500) + "\"", "Nesting too deep"},
-		"blocks":    {"a.hcl", strings.Repeat("a {\n", 5000) + strings.Repeat("}\n", 5000), "Nesting too deep"},
-		"yaml deep": {"a.yaml", "executable:\n  a:\n    command: x\n    args: " + strings.Repeat("[", 200) + strings.Repeat("]", 200), "YAML nesting too deep"},
-		"yaml map":  {"a.yaml", deepYAMLMap(200), "YAML nesting too deep"},
-		"yaml tmpl": {"a.yaml", "executable:\n  a:\n    command: \"" + strings.Repeat("${(", 100) + "1" + strings.Repeat(")}", 100) + "\"", "Nesting too deep"},
+		"brackets":    {"a.hcl", "x = " + strings.Repeat("[", 5000) + strings.Repeat("]", 5000), "Nesting too deep"},
+		"unary":       {"a.hcl", "x = " + strings.Repeat("!", 5000) + "true", "Nesting too deep"},
+		"ternary":     {"a.hcl", "x = " + strings.Repeat("a ? b : ", 5000) + "c", "Nesting too deep"},
+		"splat":       {"a.hcl", "x = a" + strings.Repeat("[*]", 5000), "Nesting too deep"},
+		"templates":   {"a.hcl", "x = \"" + strings.Repeat("${\"", 500) + strings.Repeat("\"}", 500) + "\"", "Nesting too deep"},
+		"blocks":      {"a.hcl", strings.Repeat("a {\n", 5000) + strings.Repeat("}\n", 5000), "Nesting too deep"},
+		"yaml deep":   {"a.yaml", "executable:\n  a:\n    command: x\n    args: " + strings.Repeat("[", 200) + strings.Repeat("]", 200), "YAML nesting too deep"},
+		"yaml map":    {"a.yaml", deepYAMLMap(200), "YAML nesting too deep"},
+		"yaml tmpl":   {"a.yaml", "executable:\n  a:\n    command: \"" + strings.Repeat("${(", 100) + "1" + strings.Repeat(")}", 100) + "\"", "Nesting too deep"},
 		"unknown ext": {"a.toml", "x = 1", "Unsupported file type"},
 	}
 	for name, c := range cases {

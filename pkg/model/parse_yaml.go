@@ -29,12 +29,12 @@ var maxYAMLNodes = 1 << 20
 // Every string scalar is parsed as an HCL template whose positions map to
 // the scalar in the YAML source.
 type yamlFront struct {
-	filename   string
-	src        []byte
-	lines      []lineInfo
-	nodes      int
-	tooBig     bool
-	diags      hcl.Diagnostics
+	filename string
+	src      []byte
+	lines    []lineInfo
+	nodes    int
+	tooBig   bool
+	diags    hcl.Diagnostics
 }
 
 func parseYAML(filename string, src []byte, schema *BlockSchema) (*Body, hcl.Diagnostics) {
