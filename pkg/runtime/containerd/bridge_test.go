@@ -78,6 +78,11 @@ func TestBridgePublishedPortEnvExecAndNames(t *testing.T) {
 		t.Errorf("api -> host = %q, want a greeting to %s (the container's own address)", body, api.IP)
 	}
 
+	// DNS config: the host's, minus loopback resolvers.
+	if body := get(t, apiURL+"/file?path=/etc/resolv.conf"); !strings.Contains(body, "written by apphostd") || strings.Contains(body, "nameserver 127.") {
+		t.Errorf("api's /etc/resolv.conf:\n%s", body)
+	}
+
 	// Deleting web removes its name from api's hosts file.
 	if err := e.d.Stop(ctx, "web-0", 0); err != nil {
 		t.Fatal(err)

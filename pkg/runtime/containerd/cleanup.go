@@ -84,6 +84,9 @@ func (d *Driver) Cleanup(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("cleanup: %w", err))
 		}
 	}
+	if err := os.Remove(d.resolvPath()); err != nil && !os.IsNotExist(err) {
+		errs = append(errs, fmt.Errorf("cleanup: %w", err))
+	}
 	_ = os.Remove(d.opts.StateDir) // only if empty: the caller may keep files there
 	d.mu.Lock()
 	d.instances = map[string]*instance{}

@@ -3,6 +3,7 @@ package containerd
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -130,3 +131,30 @@ func contains(ss []string, s string) bool {
 	}
 	return false
 }
+
+// resolvConf is the /etc/resolv.conf of bridged containers: the host's,
+// without loopback nameservers (127.0.0.53 of systemd-resolved and the
+// like answer only inside the host's namespace).
+func resolvConf() []byte {
+	b, _ := os.ReadFile("/etc/resolv.conf")
+	return filterResolv(b)
+}
+
+func filterResolv(b []byte) []byte {
+	var out strings.Builder
+	out.WriteString("# written by apphostd from the host's /etc/resolv.conf\n")
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "nameserver" {
+			if ip := net.ParseIP(f[1]); ip == nil || ip.IsLoopback() {
+				continue
+			}
+		}
+		if strings.TrimSpace(line) != "" {
+			out.WriteString(line + "\n")
+		}
+	}
+	return []byte(out.String())
+}
+
+func (d *Driver) resolvPath() string { return filepath.Join(d.opts.StateDir, "resolv.conf") }

@@ -13,8 +13,9 @@ import (
 
 // specOpts translates a runtime.Spec into OCI spec options. nsPath is the
 // network namespace for bridged containers ("" = host network); hostsPath
-// is bind-mounted read-only at /etc/hosts.
-func specOpts(img cdclient.Image, spec runtime.Spec, nsPath, hostsPath string) ([]oci.SpecOpts, error) {
+// and resolvPath (bridged only) are bind-mounted read-only at /etc/hosts
+// and /etc/resolv.conf.
+func specOpts(img cdclient.Image, spec runtime.Spec, nsPath, hostsPath, resolvPath string) ([]oci.SpecOpts, error) {
 	var opts []oci.SpecOpts
 	switch {
 	case spec.Entrypoint != nil:
@@ -56,6 +57,9 @@ func specOpts(img cdclient.Image, spec runtime.Spec, nsPath, hostsPath string) (
 	}
 	if hostsPath != "" {
 		mounts = append(mounts, specs.Mount{Type: "bind", Source: hostsPath, Destination: "/etc/hosts", Options: []string{"rbind", "ro"}})
+	}
+	if resolvPath != "" {
+		mounts = append(mounts, specs.Mount{Type: "bind", Source: resolvPath, Destination: "/etc/resolv.conf", Options: []string{"rbind", "ro"}})
 	}
 	if len(mounts) > 0 {
 		opts = append(opts, oci.WithMounts(mounts))

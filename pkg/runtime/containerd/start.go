@@ -71,7 +71,7 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Status, 
 	// path is in the spec), but the CNI ADD — the slow part, mostly
 	// waiting on iptables and IPAM locks — runs while the container and
 	// task are created, and is joined before the task starts.
-	nsPath, hostsPath := "", d.hostsPath(cid)
+	nsPath, hostsPath, resolvPath := "", d.hostsPath(cid), ""
 	var (
 		ip      string
 		netErr  error
@@ -89,6 +89,10 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Status, 
 		// Mounted by runc at task create; filled in once the address is known.
 		if err := writeInPlace(hostsPath, d.hostsContent(nil)); err != nil {
 			return fail(fmt.Errorf("write hosts: %w", err))
+		}
+		resolvPath = d.resolvPath()
+		if err := writeInPlace(resolvPath, resolvConf()); err != nil {
+			return fail(fmt.Errorf("write resolv.conf: %w", err))
 		}
 		netDone = make(chan struct{})
 		go func() {
@@ -112,7 +116,7 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Status, 
 	undo = append(undo, func(context.Context) { os.Remove(hostsPath) })
 	tNet = time.Since(t0) - tImage // netns + hosts; the ADD overlaps create and task
 
-	sopts, err := specOpts(img, spec, nsPath, hostsPath)
+	sopts, err := specOpts(img, spec, nsPath, hostsPath, resolvPath)
 	if err != nil {
 		return fail(err)
 	}
