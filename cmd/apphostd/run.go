@@ -20,6 +20,7 @@ import (
 	"github.com/apphostd/apphostd/pkg/daemon"
 	"github.com/apphostd/apphostd/pkg/model"
 	"github.com/apphostd/apphostd/pkg/project"
+	"github.com/apphostd/apphostd/pkg/runtime/process"
 )
 
 func init() { register(newRunCmd) }
@@ -162,7 +163,7 @@ func (rs *runState) run(ctx context.Context) error {
 		return withCode(exitError, err)
 	}
 	rs.p = p
-	rs.attached = daemon.LockHolder(p.LockFile()) != 0
+	rs.attached = liveLockHolder(p) != 0
 	if rs.attached {
 		rs.rep.note(fmt.Sprintf("attaching to the apphostd already running for %s; it is left running afterwards", p.Dir))
 	} else {
@@ -293,6 +294,14 @@ func (rs *runState) runCommand(env map[string]string) (int, os.Signal, error) {
 	for {
 		select {
 		case err := <-exited:
+			if first == nil {
+				// A Ctrl-C reaches CMD and us together; select may have
+				// picked CMD's exit first.
+				select {
+				case first = <-rs.sigs:
+				default:
+				}
+			}
 			code := exitStatus(ex.ProcessState, err)
 			rs.rep.note(fmt.Sprintf("%s exited with code %d after %.2fs", rs.args[0], code, time.Since(cmdStart).Seconds()))
 			return code, first, nil
@@ -356,6 +365,24 @@ func (rs *runState) finish(err error) error {
 		rs.sum.Phase = "done"
 	}
 	return err
+}
+
+// liveLockHolder is daemon.LockHolder, except that a holder that is
+// exiting (killed: a zombie whose last thread still holds the lock for a
+// moment) is waited for, up to 5s, so run starts a new daemon instead of
+// attaching to a dying one.
+func liveLockHolder(p project.Project) int {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		pid := daemon.LockHolder(p.LockFile())
+		if pid <= 0 || time.Now().After(deadline) {
+			return pid
+		}
+		if st, err := process.ProcStartTime(pid); err == nil && processLive(pid, st) {
+			return pid
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // mergeEnv returns base with add set over it (add wins: run's point is
