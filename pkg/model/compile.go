@@ -56,6 +56,7 @@ func Compile(filename string, src []byte) (g *Graph, diags hcl.Diagnostics) {
 			g = nil
 			diags = append(diags, internalError(filename, fmt.Errorf("panic: %v\n%s", p, debug.Stack())))
 		}
+		sortDiagnostics(diags)
 	}()
 	if len(src) > MaxFileSize {
 		return nil, hcl.Diagnostics{fileTooLarge(filename, len(src))}
@@ -208,7 +209,7 @@ func (c *compiler) checkName(name string, rng, decl hcl.Range) bool {
 	}
 	if prev, dup := c.g.Resources[name]; dup {
 		c.diags = append(c.diags, errAt(rng, "Duplicate resource name",
-			fmt.Sprintf("A resource named %q (%s) was already defined at %s. Names are unique across all kinds.", name, prev.Kind, prev.DeclRange)))
+			fmt.Sprintf("A resource named %q (%s) was already defined at %s. Names are unique across all kinds.", name, prev.Kind, posString(prev.DeclRange))))
 		return false
 	}
 	return true

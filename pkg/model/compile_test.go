@@ -55,7 +55,7 @@ executable "d2" {
 		t.Fatalf("first cycle: %s / %s", d.Summary, d.Detail)
 	}
 	// Every edge of the cycle with its reference's position.
-	for _, want := range []string{"a -> b at apphost.hcl:9,17-29", "b -> c at apphost.hcl:15,9-39", "c -> a at apphost.hcl:3,15-27"} {
+	for _, want := range []string{"a -> b at apphost.hcl:9:17", "b -> c at apphost.hcl:15:9", "c -> a at apphost.hcl:3:15"} {
 		if !strings.Contains(d.Detail, want) {
 			t.Errorf("detail lacks %q:\n%s", want, d.Detail)
 		}
@@ -90,7 +90,7 @@ executable "a" {
 func TestDuplicateNamesTheEarlierDefinition(t *testing.T) {
 	src := "volume \"x\" {}\n\nexecutable \"x\" {\n  command = \"x\"\n}\n"
 	_, diags := model.Compile("apphost.hcl", []byte(src))
-	if len(diags) != 1 || !strings.Contains(diags[0].Detail, "apphost.hcl:1,1-11") {
+	if len(diags) != 1 || !strings.Contains(diags[0].Detail, "apphost.hcl:1:1") {
 		t.Fatalf("diags = %v", diags)
 	}
 }

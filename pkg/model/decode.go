@@ -161,7 +161,7 @@ func (c *compiler) decodeCommon(r *Resource, body *Body) {
 		}
 		if prev, dup := seenEP[ep.Name]; dup {
 			c.diags = append(c.diags, errAt(eb.LabelRange(), "Duplicate endpoint",
-				fmt.Sprintf("%s %q already has an endpoint %q, defined at %s.", r.Kind, r.Name, ep.Name, prev.Range)))
+				fmt.Sprintf("%s %q already has an endpoint %q, defined at %s.", r.Kind, r.Name, ep.Name, posString(prev.Range))))
 			continue
 		}
 		seenEP[ep.Name] = ep

@@ -249,7 +249,7 @@ func (b *Body) MapExprs(name string, diags *hcl.Diagnostics) []EnvVar {
 		k := kv.AsString()
 		if prev, dup := seen[k]; dup {
 			*diags = append(*diags, errCtx(p.Key.Range(), attr.Range, "Duplicate key",
-				fmt.Sprintf("%s already has a key %q, defined at %s.", name, k, prev)))
+				fmt.Sprintf("%s already has a key %q, defined at %s.", name, k, posString(prev))))
 			continue
 		}
 		seen[k] = p.Key.Range()

@@ -175,7 +175,7 @@ func (c *compiler) cycleDiag(scc []string) *hcl.Diagnostic {
 	var lines []string
 	for i := 0; i+1 < len(path); i++ {
 		rng := c.edges[path[i]][path[i+1]]
-		lines = append(lines, fmt.Sprintf("  %s -> %s at %s", path[i], path[i+1], rng))
+		lines = append(lines, fmt.Sprintf("  %s -> %s at %s", path[i], path[i+1], posString(rng)))
 	}
 	subject := c.edges[path[0]][path[1]]
 	return &hcl.Diagnostic{

@@ -157,7 +157,7 @@ func (y *yamlFront) pairs(n *yaml.Node, depth int) []yamlPair {
 			continue
 		}
 		if prev, dup := seen[k.Value]; dup {
-			y.errorf(y.nodeRange(k), "Duplicate key", "The key %q was already defined at %s.", k.Value, y.nodeRange(prev))
+			y.errorf(y.nodeRange(k), "Duplicate key", "The key %q was already defined at %s.", k.Value, posString(y.nodeRange(prev)))
 			continue
 		}
 		seen[k.Value] = k

@@ -158,7 +158,7 @@ func checkBody(body *Body, schema *BlockSchema) hcl.Diagnostics {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  fmt.Sprintf("Duplicate %s block", blk.Type),
-					Detail:   fmt.Sprintf("Only one %s block is allowed here; the first was defined at %s.", blk.Type, prev.DefRange),
+					Detail:   fmt.Sprintf("Only one %s block is allowed here; the first was defined at %s.", blk.Type, posString(prev.DefRange)),
 					Subject:  &rng,
 				})
 				continue
