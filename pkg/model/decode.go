@@ -54,6 +54,12 @@ func (c *compiler) decodeResource(blk *Block) *Resource {
 			Dir:     body.StringExpr("dir", d),
 		}
 		c.decodeCommon(r, body)
+		for _, ep := range r.Endpoints {
+			if !ep.Proxy && ep.Port != 0 && ep.TargetPort != 0 && ep.Port != ep.TargetPort {
+				c.diags = append(c.diags, errAt(ep.Range, "Conflicting ports",
+					fmt.Sprintf("Endpoint %q sets port %d and target_port %d without proxy; an executable without a proxy listens where consumers connect, so set one of them, or set proxy = true.", ep.Name, ep.Port, ep.TargetPort)))
+			}
+		}
 	case KindContainer:
 		spec := &ContainerSpec{
 			Image:      body.StringExpr("image", d),
