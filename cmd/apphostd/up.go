@@ -80,7 +80,9 @@ func runUp(cmd *cobra.Command, o upOptions) error {
 	if o.wait {
 		o.detach = true
 	}
-	if pid := daemon.LockHolder(p.LockFile()); pid != 0 {
+	// A daemon killed a moment ago may still hold the lock while its
+	// last thread exits: wait for it rather than report it running.
+	if pid := liveLockHolder(p); pid != 0 {
 		if !o.detach {
 			return withCode(exitError, fmt.Errorf("apphostd is already running for %s%s; follow it with `apphostd logs -f`, stop it with `apphostd down`", p.Dir, pidNote(pid)))
 		}

@@ -68,6 +68,8 @@ type Daemon struct {
 	secrets *discovery.Secrets
 	logs    *logPipeline
 	started time.Time
+	// mask hides the current graph's secrets in daemon.log (see maskLogger).
+	mask *secretMask
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -105,11 +107,14 @@ func New(opts Options) *Daemon {
 	if opts.ShutdownTimeout <= 0 {
 		opts.ShutdownTimeout = 30 * time.Second
 	}
+	mask := &secretMask{}
+	opts.Log = maskLogger(opts.Log, mask)
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Daemon{
 		opts:       opts,
 		proj:       opts.Project,
 		log:        opts.Log,
+		mask:       mask,
 		store:      status.NewStore(),
 		ctx:        ctx,
 		cancel:     cancel,
@@ -180,8 +185,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// nothing is started twice.
 	st := loadState(d.proj.StateFile(), d.log)
 	d.logs.SetOffsets(st.LogOffsets)
+	var adopted, lost []reconcile.Record
 	if len(st.Instances) > 0 {
-		adopted, lost := d.rec.Adopt(ctx, st.Instances)
+		adopted, lost = d.rec.Adopt(ctx, st.Instances)
 		d.log.Info("adoption", zap.Int("adopted", len(adopted)), zap.Int("gone", len(lost)))
 		// Ports held by adopted instances are ours: keep them without the
 		// allocator's "can it still be bound" check, which they would fail.
@@ -194,6 +200,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 				d.ports.Pin(key, port)
 			}
 		}
+	}
+	// What a dead daemon left that cannot be adopted (started but not yet
+	// recorded, or left in the group of a gone instance) is stopped before
+	// anything starts, so nothing runs twice and nothing is orphaned.
+	if n := sweepStrays(d.proj.LogDir(), adopted, lost, d.opts.StopGrace, d.log); n > 0 {
+		d.log.Warn("stopped processes left by a previous daemon", zap.Int("count", n))
 	}
 	d.rec.Run()
 	defer d.rec.Close()
@@ -232,7 +244,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	go d.saveLoop()
+	saveDone := make(chan struct{})
+	go func() { defer close(saveDone); d.saveLoop() }()
 	d.log.Info("daemon ready", zap.String("project", d.proj.Dir), zap.Int("pid", os.Getpid()))
 
 	select {
@@ -246,6 +259,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		d.log.Warn("shutdown", zap.Error(err))
 	}
+	// The last write is this one: the save loop must not write again after
+	// the lock is released (`down` removes state.json then).
+	d.cancel()
+	<-saveDone
 	d.saveState()
 	d.log.Info("stopped")
 	return err
@@ -287,6 +304,11 @@ func (d *Daemon) apply(src []byte, g *model.Graph) error {
 	gen := d.configGen
 	d.mu.Unlock()
 	d.logs.SetMask(res.Mask)
+	if len(res.Secrets) > 0 {
+		d.mask.set(res.Mask)
+	} else {
+		d.mask.set(nil)
+	}
 	d.rec.SetDesired(&reconcile.Desired{Graph: g, Resolved: res})
 	d.store.SetConfig(status.ConfigStatus{File: d.proj.File, Generation: gen, LoadedAt: time.Now(), OK: true})
 	d.requestSave()
@@ -336,18 +358,16 @@ func (d *Daemon) requestSave() {
 	}
 }
 
-// saveLoop coalesces state writes: a burst of 100 starts is one write.
+// saveLoop writes state as soon as it is asked to, so a daemon killed
+// just after a start has it recorded; requests made during a write
+// coalesce into the next one (saveCh holds one), so a burst of 100 starts
+// is a few writes, not 100.
 func (d *Daemon) saveLoop() {
 	for {
 		select {
 		case <-d.ctx.Done():
 			return
 		case <-d.saveCh:
-		}
-		select {
-		case <-d.ctx.Done():
-			return
-		case <-time.After(50 * time.Millisecond):
 		}
 		d.saveState()
 	}

@@ -322,6 +322,15 @@ func (r *Reconciler) watchExit(name string, in *instance, drv runtime.Driver) {
 		}
 		r.mu.Unlock()
 		if drv != nil {
+			if in.baseKind == model.KindExecutable {
+				// The leader is gone. Whatever it left in its process
+				// group (a launcher's background server, a job's helper)
+				// has nobody left to stop it: end it now, as a container
+				// runtime does when a container's init exits. For a
+				// stopped instance the group is already empty and this
+				// costs one kill(2).
+				_ = drv.Stop(r.ctx, in.id, 0)
+			}
 			_ = drv.Delete(r.ctx, in.id)
 		}
 		r.log.Info("exited", zap.String("resource", name), zap.String("instance", in.id), zap.Int("code", ex.ExitCode))
@@ -550,6 +559,17 @@ func (r *Reconciler) publishLocked(name string, mr *model.Resource, dr *discover
 		insts = append(insts, si)
 	}
 	state, health, reason := aggregate(mr, dr, st, insts, waitReason)
+	// Reasons and errors can carry a secret (a probe's output, a command
+	// built from one, an evaluation error): everything the store holds is
+	// served by the API, so mask them here, at the one place statuses are
+	// made.
+	if r.desired != nil && r.desired.Resolved != nil && len(r.desired.Resolved.Secrets) > 0 {
+		mask := r.desired.Resolved.Mask
+		reason = mask(reason)
+		for i := range insts {
+			insts[i].LastError = mask(insts[i].LastError)
+		}
+	}
 	r.opts.Store.Update(name, func(s *status.Resource) {
 		if mr != nil {
 			s.Kind, s.BaseKind, s.Autostart = mr.Kind, mr.BaseKind, mr.Autostart

@@ -123,15 +123,21 @@ type resource struct {
 
 // Reconciler drives resources toward the desired graph.
 //
-// Lock order: Reconciler.mu, then status.Store's lock (Store.Update is
-// called with mu held; the store never calls back). Driver calls are made
-// without mu held; the queue guarantees one pass per resource at a time, so
-// a pass may release mu around a driver call without another pass
-// interleaving on the same resource.
+// Lock order: passMu, then Reconciler.mu, then status.Store's lock
+// (Store.Update is called with mu held; the store never calls back).
+// Driver calls are made without mu held; the queue guarantees one pass per
+// resource at a time, so a pass may release mu around a driver call
+// without another pass interleaving on the same resource.
 type Reconciler struct {
 	opts  Options
 	log   *zap.Logger
 	queue *Queue
+
+	// passMu is read-held by every pass. Shutdown and Kill take it for
+	// writing to set shutdown, so a pass that was starting an instance
+	// has finished (and its instance is known) before they collect what
+	// to stop; passes after that see shutdown and start nothing.
+	passMu sync.RWMutex
 
 	mu         sync.Mutex
 	desired    *Desired
@@ -185,7 +191,9 @@ func (r *Reconciler) Run() {
 				if !ok {
 					return
 				}
+				r.passMu.RLock()
 				after := r.reconcile(key)
+				r.passMu.RUnlock()
 				r.queue.Done(key)
 				if after > 0 {
 					r.queue.AddAfter(key, after)
@@ -420,8 +428,8 @@ func (r *Reconciler) WaitFor(ctx context.Context, name string, pred func(status.
 // stopped only after everything that depends on it has stopped. Resources
 // at the same depth stop in parallel. After Shutdown nothing starts again.
 func (r *Reconciler) Shutdown(ctx context.Context) error {
+	r.stopPasses()
 	r.mu.Lock()
-	r.shutdown = true
 	levels := r.stopLevelsLocked()
 	r.mu.Unlock()
 	var errs []error
@@ -470,6 +478,17 @@ func (r *Reconciler) Shutdown(ctx context.Context) error {
 		errs = append(errs, ctx.Err())
 	}
 	return errors.Join(errs...)
+}
+
+// stopPasses sets shutdown once every in-flight pass has finished: an
+// instance such a pass was starting is then Running (and stopped by the
+// caller), never started behind the caller's back.
+func (r *Reconciler) stopPasses() {
+	r.passMu.Lock()
+	r.mu.Lock()
+	r.shutdown = true
+	r.mu.Unlock()
+	r.passMu.Unlock()
 }
 
 // stopLevelsLocked groups known resources by dependency depth: level 0 has
@@ -522,8 +541,8 @@ func (r *Reconciler) stopLevelsLocked() [][]string {
 // Kill stops every live instance with no grace period, in parallel, and
 // marks the reconciler shut down.
 func (r *Reconciler) Kill(ctx context.Context) {
+	r.stopPasses()
 	r.mu.Lock()
-	r.shutdown = true
 	type target struct {
 		id  string
 		drv runtime.Driver
