@@ -38,6 +38,10 @@ type compiler struct {
 	mountRefs map[string][]Ref
 	// edges: from → to → range of the first reference that made the edge.
 	edges map[string]map[string]hcl.Range
+	// names caches sortedNames.
+	names []string
+	// suggestions counts "did you mean" searches (see maxSuggestions).
+	suggestions int
 }
 
 type listRef struct {
@@ -269,12 +273,17 @@ func (c *compiler) expand(def *KindDef, blk *Block) {
 	}
 }
 
-// sortedNames returns the graph's resource names, sorted.
+// sortedNames returns the graph's resource names, sorted. The list is
+// computed once, after decoding (the set is fixed from then on).
 func (c *compiler) sortedNames() []string {
+	if c.names != nil && len(c.names) == len(c.g.Resources) {
+		return c.names
+	}
 	names := make([]string, 0, len(c.g.Resources))
 	for n := range c.g.Resources {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	c.names = names
 	return names
 }

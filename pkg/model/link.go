@@ -268,15 +268,24 @@ func traversalNames(t hcl.Traversal) []string {
 	return out
 }
 
+// maxSuggestions bounds "did you mean" searches over resource names per
+// compilation; past it, errors come without a hint.
+const maxSuggestions = 100
+
 func (c *compiler) undeclared(kind, name string, rng hcl.Range) *hcl.Diagnostic {
-	var same []string
-	for _, n := range c.sortedNames() {
-		if c.g.Resources[n].Kind == kind {
-			same = append(same, n)
+	hint := ""
+	if c.suggestions < maxSuggestions {
+		c.suggestions++
+		var same []string
+		for _, n := range c.sortedNames() {
+			if c.g.Resources[n].Kind == kind {
+				same = append(same, n)
+			}
 		}
+		hint = suggest(name, same)
 	}
 	return errAt(rng, "Reference to undeclared resource",
-		fmt.Sprintf("No %s named %q is declared.%s", kind, name, suggest(name, same)))
+		fmt.Sprintf("No %s named %q is declared.%s", kind, name, hint))
 }
 
 // linkLists checks references / wait_for / wait_for_completion.

@@ -181,8 +181,16 @@ func schemaNames(s *BlockSchema) []string {
 	return out
 }
 
+// maxSuggestOptions bounds the work of one suggestion: a hostile file with
+// thousands of bad references against thousands of names must not turn
+// into millions of edit-distance computations.
+const maxSuggestOptions = 4096
+
 // suggest returns " Did you mean "x"?" for a close match, or "".
 func suggest(given string, options []string) string {
+	if len(options) > maxSuggestOptions {
+		return ""
+	}
 	best, bestDist := "", 3
 	for _, o := range options {
 		if d := levenshtein(given, o); d < bestDist {
