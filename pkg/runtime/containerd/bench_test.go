@@ -153,9 +153,9 @@ func BenchmarkStart10(b *testing.B) {
 				"--env", "PORT="+strconv.Itoa(port), e.imgName, "ctr"+strconv.Itoa(i))
 		}, func(i int) {
 			id := "ctr" + strconv.Itoa(i)
-			_ = ctrCmd("task", "kill", "-s", "SIGKILL", id)
-			for k := 0; k < 200 && ctrCmd("task", "delete", id) != nil; k++ {
-				time.Sleep(10 * time.Millisecond) // ctr has no wait-for-exit; teardown is untimed
+			// Untimed teardown: force-delete kills and waits.
+			if err := ctrCmd("task", "delete", "--force", id); err != nil {
+				b.Fatal(err)
 			}
 			if err := ctrCmd("container", "delete", id); err != nil {
 				b.Fatal(err)
