@@ -40,6 +40,8 @@ type compiler struct {
 	edges map[string]map[string]hcl.Range
 	// names caches sortedNames.
 	names []string
+	// endpoints indexes endpoint names by resource (see hasEndpoint).
+	endpoints map[string]map[string]bool
 	// suggestions counts "did you mean" searches (see maxSuggestions).
 	suggestions int
 }

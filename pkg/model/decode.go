@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -213,12 +214,7 @@ func (c *compiler) decodeCommon(r *Resource, body *Body) {
 }
 
 func sortEnv(env []EnvVar) {
-	// insertion sort keeps this allocation-free for the usual few entries
-	for i := 1; i < len(env); i++ {
-		for j := i; j > 0 && env[j].Name < env[j-1].Name; j-- {
-			env[j], env[j-1] = env[j-1], env[j]
-		}
-	}
+	sort.SliceStable(env, func(i, j int) bool { return env[i].Name < env[j].Name })
 }
 
 func (c *compiler) decodeEndpoint(r *Resource, blk *Block) *Endpoint {

@@ -178,15 +178,15 @@ func (c *compiler) checkTraversal(r *Resource, attr string, t hcl.Traversal, kin
 			fmt.Sprintf("The default of parameter %q cannot refer to its own value.", name)))
 		return ""
 	}
-	valid := referenceableAttrs(target)
 	steps := traversalNames(rest)
+	if len(steps) > 0 && steps[0] == "endpoint" {
+		return c.checkEndpointRef(target, t, steps)
+	}
+	valid := referenceableAttrs(target)
 	if len(steps) == 0 {
 		c.diags = append(c.diags, errAt(rng, "Incomplete reference",
 			fmt.Sprintf("%s is a whole resource; %s needs one of its values: %s.", traversalString(t), attr, strings.Join(valid, ", "))))
 		return ""
-	}
-	if steps[0] == "endpoint" {
-		return c.checkEndpointRef(target, t, steps)
 	}
 	if len(steps) != 1 || !containsStr(valid, steps[0]) {
 		c.diags = append(c.diags, errAt(rng, "Unsupported attribute",
@@ -198,16 +198,16 @@ func (c *compiler) checkTraversal(r *Resource, attr string, t hcl.Traversal, kin
 
 func (c *compiler) checkEndpointRef(target *Resource, t hcl.Traversal, steps []string) string {
 	rng := t.SourceRange()
-	var epNames []string
-	for _, ep := range target.Endpoints {
-		epNames = append(epNames, ep.Name)
-	}
 	if len(steps) < 2 {
 		c.diags = append(c.diags, errAt(rng, "Incomplete reference",
 			fmt.Sprintf("%s needs an endpoint name and a value, e.g. %s.http.url.", traversalString(t), traversalString(t))))
 		return ""
 	}
-	if !containsStr(epNames, steps[1]) {
+	if !c.hasEndpoint(target, steps[1]) {
+		var epNames []string
+		for _, ep := range target.Endpoints {
+			epNames = append(epNames, ep.Name)
+		}
 		detail := fmt.Sprintf("%s %q has no endpoint %q.", target.Kind, target.Name, steps[1])
 		if len(epNames) == 0 {
 			detail += " It declares no endpoints."
@@ -223,6 +223,23 @@ func (c *compiler) checkEndpointRef(target *Resource, t hcl.Traversal, steps []s
 		return ""
 	}
 	return target.Name
+}
+
+// hasEndpoint reports whether r declares endpoint name, through an index
+// built once per resource (references to one resource can be many).
+func (c *compiler) hasEndpoint(r *Resource, name string) bool {
+	if c.endpoints == nil {
+		c.endpoints = map[string]map[string]bool{}
+	}
+	idx, ok := c.endpoints[r.Name]
+	if !ok {
+		idx = make(map[string]bool, len(r.Endpoints))
+		for _, ep := range r.Endpoints {
+			idx[ep.Name] = true
+		}
+		c.endpoints[r.Name] = idx
+	}
+	return idx[name]
 }
 
 // referenceableAttrs lists what KIND.NAME.x may read for r.
