@@ -165,6 +165,16 @@ func Resolve(in Input) *Result {
 		switch r.BaseKind {
 		case model.KindParameter:
 			v, secret, wait := paramValue(in, r, hc)
+			if wait != "" {
+				// A default built from another parameter that has no value
+				// waits for that one: name it, not the evaluator's words.
+				for _, dep := range r.DependsOn {
+					if d := res.Resources[dep]; d != nil && d.BaseKind == model.KindParameter && d.Wait != "" {
+						wait = fmt.Sprintf("waiting for parameter %s: %s", dep, d.Wait)
+						break
+					}
+				}
+			}
 			rr.Value, rr.Wait = v, wait
 			if wait == "" {
 				hc.set(name, "value", v)
