@@ -3,6 +3,7 @@ package containerd
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -39,14 +40,16 @@ var netSeq atomic.Int32
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	cd := containerdtest.Start(t)
-	n := int(netSeq.Add(1)) + os.Getpid()%100*10
+	// Unique across concurrently running test binaries (pid) and within
+	// one (sequence): bridge names, NAT chains and subnets must not clash.
+	n := os.Getpid()*16 + int(netSeq.Add(1))
 	opts := Options{
 		Address:    cd.Address,
 		Namespace:  "apphost-test",
-		Project:    fmt.Sprintf("p%d%d", os.Getpid(), n),
+		Project:    fmt.Sprintf("p%x", n),
 		StateDir:   filepath.Join(cd.Dir, "st"),
-		BridgeName: fmt.Sprintf("apht%d", n),
-		Subnet:     fmt.Sprintf("10.231.%d.0/24", n%250),
+		BridgeName: fmt.Sprintf("apht%x", n%(1<<32)),
+		Subnet:     fmt.Sprintf("10.%d.%d.0/24", 224+(n>>8)%8, n%256),
 		RuncRoot:   cd.RuncRoot,
 	}
 	if os.Getenv("APPHOST_TEST_DEBUG") != "" {
@@ -57,7 +60,15 @@ func newEnv(t testing.TB) *env {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		if err := e.d.Cleanup(ctx); err != nil {
+		err := e.d.Cleanup(ctx)
+		if errors.Is(err, runtime.ErrUnavailable) {
+			// A test left the daemon down (or failed while it was):
+			// bring it back so host state (bridge, NAT rules) is swept.
+			e.cd.Restart(t)
+			time.Sleep(time.Second) // client reconnect backoff
+			err = e.d.Cleanup(ctx)
+		}
+		if err != nil {
 			t.Errorf("cleanup: %v", err)
 		}
 		for _, d := range e.drivers {
