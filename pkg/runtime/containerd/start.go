@@ -170,6 +170,8 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Status, 
 		if _, err := container.SetLabels(ctx, map[string]string{labelIP: ip}); err != nil {
 			return fail(d.classify("label container", spec.ID, err))
 		}
+		// Writes this container's hosts file and adds its name to the
+		// files of the project's other containers.
 		self := map[string]hostEntry{cid: {ip: ip, names: []string{spec.Resource, spec.ID}}}
 		if err := d.refreshHosts(ctx, self, ""); err != nil {
 			return fail(err)
@@ -188,13 +190,6 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Status, 
 	inst := d.track(&instance{id: spec.ID, cid: cid, container: container, task: task, ip: ip,
 		startedAt: time.Now(), done: make(chan struct{})}, statusC)
 
-	if bridged {
-		// Containers started earlier learn this one's name. Failure here
-		// is not the new container's fault: log, do not fail the start.
-		if err := d.refreshHosts(ctx, nil, ""); err != nil {
-			d.log.Warn("refresh hosts files", zap.String("id", spec.ID), zap.Error(err))
-		}
-	}
 	pid := int(task.Pid())
 	d.log.Debug("started", zap.String("id", spec.ID), zap.Int("pid", pid), zap.String("ip", ip),
 		zap.Duration("image", tImage), zap.Duration("network", tNet), zap.Duration("create", tCreate),
