@@ -15,6 +15,8 @@ package containerdtest
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -300,14 +302,22 @@ func (in *Instance) killLeftovers() int {
 		if len(args) == 0 || !strings.Contains(args[0], "containerd-shim") {
 			continue
 		}
+		flags := map[string]string{}
 		for i := 0; i+1 < len(args); i++ {
-			if args[i] == "-address" && args[i+1] == in.Address {
-				if syscall.Kill(pid, syscall.SIGKILL) == nil {
-					n++
-				}
-				break
+			if strings.HasPrefix(args[i], "-") {
+				flags[args[i]] = args[i+1]
 			}
 		}
+		if flags["-address"] != in.Address {
+			continue
+		}
+		if syscall.Kill(pid, syscall.SIGKILL) == nil {
+			n++
+		}
+		// containerd 1.6's shim puts its socket at a fixed place derived
+		// from (address, namespace, id); a killed shim leaves it behind.
+		sum := sha256.Sum256([]byte(filepath.Join(in.Address, flags["-namespace"], flags["-id"])))
+		_ = os.Remove(filepath.Join("/run/containerd/s", hex.EncodeToString(sum[:])))
 	}
 	if n > 0 {
 		time.Sleep(100 * time.Millisecond) // let the kernel reap before unmounting
