@@ -249,3 +249,32 @@ func TestEmptyAndCommentOnlyFiles(t *testing.T) {
 		}
 	}
 }
+
+func TestQuickNestingScan(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(configDir, "valid", "*.hcl"))
+	for _, p := range files {
+		src, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if quick, exact := model.NestingChecks(src); !quick || !exact {
+			t.Errorf("%s: quick=%v exact=%v; want both true", p, quick, exact)
+		}
+	}
+	if quick, _ := model.NestingChecks(genProject(100)); !quick {
+		t.Error("the benchmark project needs the slow check")
+	}
+	for _, src := range []string{
+		"x = " + strings.Repeat("[", 40) + strings.Repeat("]", 40),
+		"x = " + strings.Repeat("!", 40) + "true",
+		"x = a" + strings.Repeat("[*]", 40),
+		"x = <<EOT\nhello\nEOT\n",
+		"x = \"unterminated\n",
+		"x = (]",
+		"# comment ]]]]\nx = " + strings.Repeat("(", 40) + "1" + strings.Repeat(")", 40),
+	} {
+		if quick, _ := model.NestingChecks([]byte(src)); quick {
+			t.Errorf("quick scan passed %.40q", src)
+		}
+	}
+}

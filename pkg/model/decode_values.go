@@ -192,6 +192,9 @@ func (b *Body) StringListExprs(name string, diags *hcl.Diagnostics) []hcl.Expres
 
 // checkStringExpr type-checks an expression that has no references.
 func checkStringExpr(name string, expr hcl.Expression, context hcl.Range, diags *hcl.Diagnostics) {
+	if _, ok := literalString(expr); ok {
+		return // the common case, and certainly a string
+	}
 	if len(expr.Variables()) > 0 {
 		return
 	}

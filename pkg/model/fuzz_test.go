@@ -69,7 +69,12 @@ func checkCompile(t *testing.T, filename string, src []byte) {
 
 func FuzzCompileHCL(f *testing.F) {
 	addSeeds(f, "hcl")
-	f.Fuzz(func(t *testing.T, src []byte) { checkCompile(t, "apphost.hcl", src) })
+	f.Fuzz(func(t *testing.T, src []byte) {
+		if quick, exact := model.NestingChecks(src); quick && !exact {
+			t.Fatalf("quick nesting scan passed input the exact check rejects")
+		}
+		checkCompile(t, "apphost.hcl", src)
+	})
 }
 
 func FuzzCompileYAML(f *testing.F) {

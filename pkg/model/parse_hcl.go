@@ -14,8 +14,10 @@ const maxNesting = 64
 
 // parseHCL is the HCL front end: native syntax to a format-neutral Body.
 func parseHCL(filename string, src []byte) (*Body, hcl.Diagnostics) {
-	if diags := checkNesting(filename, src, hcl.InitialPos, false); diags.HasErrors() {
-		return nil, diags
+	if !quickNestingOK(src) {
+		if diags := checkNesting(filename, src, hcl.InitialPos, false); diags.HasErrors() {
+			return nil, diags
+		}
 	}
 	f, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
 	if diags.HasErrors() {
