@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -219,6 +220,99 @@ executable "app" {
 		t.Fatalf("connect with the parameter's password: %q", got)
 	}
 	assertMasked(t, p, "from-the-file-1")
+}
+
+// TestPostgresRunsAsProjectOwner: a root daemon runs PostgreSQL as the
+// owner of the project directory when that is not root, and the data
+// belongs to that user.
+func TestPostgresRunsAsProjectOwner(t *testing.T) {
+	requireServers(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: checks which user a root daemon runs PostgreSQL as")
+	}
+	p := newProject(t, `
+postgres "db" {
+  runtime = "executable"
+}
+`)
+	searchable(t, p.dir)
+	const nobody = 65534
+	if err := os.Chown(p.dir, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	p.mustRun("up", "--wait", "--timeout", "120s")
+	db := p.ps()["db"]
+	if uid := procUID(t, db.Instances[0].PID); uid != fmt.Sprint(nobody) {
+		t.Fatalf("postgres runs as uid %s, want the project owner %d", uid, nobody)
+	}
+	fi, err := os.Stat(filepath.Join(p.dir, ".apphost", "volumes", "db-data", "pgdata", "PG_VERSION"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); !ok || st.Uid != nobody {
+		t.Fatalf("PG_VERSION owner: %+v", fi.Sys())
+	}
+	var env map[string]string
+	p.api("GET", "/v1/env?resource=db", &env)
+	if got := psql(t, env["ConnectionStrings__db"], "SELECT 1"); got != "1" {
+		t.Fatalf("select 1: %q", got)
+	}
+}
+
+// TestIntegrationsNonRootDaemon: a daemon that is not root runs both
+// servers as itself (no user switch), in a project it owns.
+func TestIntegrationsNonRootDaemon(t *testing.T) {
+	requireServers(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to start the daemon as another user")
+	}
+	p := newProject(t, `
+postgres "db" {
+  runtime = "executable"
+}
+redis "cache" {
+  runtime = "executable"
+}
+`)
+	searchable(t, p.dir)
+	const nobody = 65534
+	if err := os.Chown(p.dir, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	// The test binary's directory is private to root; nobody needs a copy.
+	binDir := t.TempDir()
+	searchable(t, binDir)
+	userBin := filepath.Join(binDir, "apphostd")
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(userBin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", userBin, "up", "--wait", "--timeout", "120s")
+	cmd.Dir = p.dir
+	cmd.Env = append(os.Environ(), "HOME="+p.dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("up as nobody: %v\n%s", err, out)
+	}
+	rs := p.ps()
+	for _, n := range []string{"db", "cache"} {
+		if !rs[n].Ready() {
+			t.Fatalf("%s: %s/%s %s", n, rs[n].State, rs[n].Health, rs[n].Reason)
+		}
+		if uid := procUID(t, rs[n].Instances[0].PID); uid != fmt.Sprint(nobody) {
+			t.Errorf("%s runs as uid %s, want %d (the daemon's)", n, uid, nobody)
+		}
+	}
+	var env map[string]string
+	p.api("GET", "/v1/env?resource=db&resource=cache", &env)
+	if got := psql(t, env["ConnectionStrings__db"], "SELECT 1"); got != "1" {
+		t.Fatalf("select 1: %q", got)
+	}
+	if got := redisCLI(t, env["CACHE_URI"], "PING"); got != "PONG" {
+		t.Fatalf("PING: %q", got)
+	}
 }
 
 // TestAddIntegration: `apphostd add` appends blocks that compile, to HCL
