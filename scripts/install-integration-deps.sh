@@ -2,6 +2,9 @@
 # Installs the servers the integration tests run for real, from Debian:
 # PostgreSQL (initdb, postgres, pg_ctl; Debian puts them under
 # /usr/lib/postgresql/*/bin) and Redis (redis-server, redis-cli). Idempotent.
+# Executable-mode PostgreSQL under a root daemon also needs setpriv
+# (util-linux) and useradd (passwd), both part of every Debian install;
+# they are checked, not installed.
 set -euo pipefail
 
 pkgs=(postgresql postgresql-client redis-server redis-tools)
@@ -29,3 +32,9 @@ fi
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 echo "postgres: $("$pgbin/postgres" --version 2>/dev/null | awk '{print $3}') ($pgbin)"
 echo "redis:    $(redis-server --version 2>/dev/null | awk '{print $3}')"
+for tool in setpriv useradd; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		echo "install-integration-deps: $tool is missing (Debian: util-linux / passwd); a root daemon needs it to run PostgreSQL unprivileged" >&2
+		exit 1
+	fi
+done
