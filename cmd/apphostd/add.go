@@ -71,7 +71,8 @@ docs/integrations.md documents every kind and what it injects.`,
 			if err := writeKeepingMode(path, out, mode); err != nil {
 				return fmt.Errorf("write %s: %w", path, err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "added %s %q to %s\n", args[0], args[1], path)
+			refs := strings.Join(integrations.References(args[0], args[1], opts.Databases), ", ")
+			fmt.Fprintf(cmd.OutOrStdout(), "added %s %q to %s\nconsumers: references = [%s] (and wait_for, to start once it is ready)\n", args[0], args[1], path, refs)
 			return nil
 		},
 	}

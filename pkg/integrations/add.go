@@ -261,6 +261,18 @@ func insertLines(lines []string, n int, text string) []byte {
 	return []byte(b.String())
 }
 
+// References returns how consumers refer to what `add` created: KIND.NAME
+// and, for each database, DATABASEKIND.DB.
+func References(kind, name string, databases []string) []string {
+	out := []string{kind + "." + name}
+	if i := lookup(kind); i != nil && i.databaseKind != "" {
+		for _, db := range databases {
+			out = append(out, i.databaseKind+"."+db)
+		}
+	}
+	return out
+}
+
 // Summary returns a kind's one-line description ("" if unknown), for the
 // CLI's help.
 func Summary(kind string) string {
