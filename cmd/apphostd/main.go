@@ -51,6 +51,17 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringP("file", "f", "", "project file (default: apphost.hcl, then apphost.yaml, in the current directory)")
+	root.PersistentFlags().StringVar(&containerdAddress, "containerd-address", os.Getenv("APPHOST_CONTAINERD_ADDRESS"), "containerd socket for container resources (default /run/containerd/containerd.sock)")
+	root.PersistentFlags().StringVar(&containerdNamespace, "containerd-namespace", os.Getenv("APPHOST_CONTAINERD_NAMESPACE"), "containerd namespace (default apphost)")
+	// A detached daemon inherits the environment, not the flags.
+	root.PersistentPreRun = func(*cobra.Command, []string) {
+		if containerdAddress != "" {
+			os.Setenv("APPHOST_CONTAINERD_ADDRESS", containerdAddress)
+		}
+		if containerdNamespace != "" {
+			os.Setenv("APPHOST_CONTAINERD_NAMESPACE", containerdNamespace)
+		}
+	}
 	for _, f := range commands {
 		root.AddCommand(f())
 	}

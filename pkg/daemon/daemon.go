@@ -259,6 +259,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		d.log.Warn("shutdown", zap.Error(err))
 	}
+	// Drivers that hold project-wide state (the containerd driver's
+	// bridge, CNI reservations, snapshots) release it once nothing runs.
+	for kind, drv := range d.drivers {
+		if c, ok := drv.(interface{ Cleanup(context.Context) error }); ok {
+			if cerr := c.Cleanup(sctx); cerr != nil {
+				d.log.Warn("runtime cleanup", zap.String("kind", kind), zap.Error(cerr))
+			}
+		}
+	}
 	// The last write is this one: the save loop must not write again after
 	// the lock is released (`down` removes state.json then).
 	d.cancel()

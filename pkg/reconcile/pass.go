@@ -619,9 +619,8 @@ func instState(mr *model.Resource, in *instance) status.State {
 	case phaseStopping:
 		return status.Stopping
 	case phaseFailed:
-		if !in.terminal && !in.nextStart.IsZero() {
-			return status.BackOff
-		}
+		// Transient failures (runtime unavailable) are retried with
+		// backoff, but shown as what they are: the reason says why.
 		return status.FailedToStart
 	}
 	if in.stopRequested {
