@@ -295,6 +295,22 @@ func (r *Reconciler) watchExit(name string, in *instance, drv runtime.Driver) {
 		case <-r.ctx.Done():
 			return
 		}
+		// Release what the instance held before it is marked exited: once
+		// it is, a pass may start its replacement under the same ID, and a
+		// Delete after that would tear down the new instance's container
+		// or network namespace.
+		if drv != nil {
+			if in.baseKind == model.KindExecutable {
+				// The leader is gone. Whatever it left in its process
+				// group (a launcher's background server, a job's helper)
+				// has nobody left to stop it: end it now, as a container
+				// runtime does when a container's init exits. For a
+				// stopped instance the group is already empty and this
+				// costs one kill(2).
+				_ = drv.Stop(r.ctx, in.id, 0)
+			}
+			_ = drv.Delete(r.ctx, in.id)
+		}
 		r.mu.Lock()
 		if in.prober != nil {
 			in.prober.Stop()
@@ -321,18 +337,6 @@ func (r *Reconciler) watchExit(name string, in *instance, drv runtime.Driver) {
 			in.nextStart = in.exitedAt.Add(in.backoff)
 		}
 		r.mu.Unlock()
-		if drv != nil {
-			if in.baseKind == model.KindExecutable {
-				// The leader is gone. Whatever it left in its process
-				// group (a launcher's background server, a job's helper)
-				// has nobody left to stop it: end it now, as a container
-				// runtime does when a container's init exits. For a
-				// stopped instance the group is already empty and this
-				// costs one kill(2).
-				_ = drv.Stop(r.ctx, in.id, 0)
-			}
-			_ = drv.Delete(r.ctx, in.id)
-		}
 		r.log.Info("exited", zap.String("resource", name), zap.String("instance", in.id), zap.Int("code", ex.ExitCode))
 		if r.opts.OnInstancesChanged != nil {
 			r.opts.OnInstancesChanged()
