@@ -74,6 +74,8 @@ executable "migrate" {
   env        = { DATABASE_URL = "postgres://postgres:${parameter.db_password.value}@${container.db.endpoint.tcp.host_port}/postgres" }
   wait_for   = [container.db]
   references = [container.db]
+  run        = "once"
+  inputs     = ["services/api/migrations/*.sql"]
 }
 
 executable "api" {
@@ -97,8 +99,14 @@ executable "api" {
     initial = "500ms"
     max     = "30s"
   }
-  autostart = true
-  labels    = { team = "core" }
+  autostart             = true
+  labels                = { team = "core" }
+  on_dependency_restart = "restart"
+  limits {
+    memory = "512M"
+    cpus   = 1.5
+    pids   = 256
+  }
   health {
     http {
       path     = "/healthz"
@@ -118,5 +126,14 @@ executable "web" {
   autostart  = false
   endpoint "http" {
     port = 3000
+  }
+}
+
+executable "pprof" {
+  command  = "go"
+  args     = ["tool", "pprof", "-http", "127.0.0.1:${executable.pprof.endpoint.http.target_port}", "cpu.out"]
+  profiles = ["debug"]
+  endpoint "http" {
+    socket = false
   }
 }

@@ -104,6 +104,7 @@ func Compile(filename string, src []byte) (g *Graph, diags hcl.Diagnostics) {
 	if c.diags.HasErrors() {
 		return nil, c.diags
 	}
+	inheritProfiles(c.g)
 	for _, r := range c.g.Resources {
 		r.SpecHash = specHash(r)
 	}

@@ -211,6 +211,7 @@ func (c *compiler) decodeCommon(r *Resource, body *Body) {
 	if m, ok := body.ConstStringMap("labels", d); ok {
 		r.Labels = m
 	}
+	c.decodeLifecycle(r, body)
 }
 
 func sortEnv(env []EnvVar) {
@@ -249,6 +250,18 @@ func (c *compiler) decodeEndpoint(r *Resource, blk *Block) *Endpoint {
 	}
 	if v, ok := body.ConstBool("proxy", d); ok {
 		ep.Proxy = v
+	}
+	if v, ok := body.ConstBool("socket", d); ok {
+		ep.Socket = v
+		attr := body.Attributes["socket"]
+		switch {
+		case v && r.BaseKind != KindExecutable:
+			c.diags = append(c.diags, errCtx(attr.Expr.Range(), attr.Range, "Socket activation needs an executable",
+				fmt.Sprintf("socket = true passes a listening socket to a local process; %s %q is a %s. Remove socket, or publish the port with target_port.", r.Kind, r.Name, r.BaseKind)))
+		case v && ep.Proxy:
+			c.diags = append(c.diags, errCtx(attr.Expr.Range(), attr.Range, "Conflicting endpoint options",
+				fmt.Sprintf("Endpoint %q sets both socket and proxy; with socket = true the process itself gets the listening socket on port, so drop proxy.", name)))
+		}
 	}
 	return ep
 }

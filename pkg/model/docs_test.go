@@ -257,16 +257,24 @@ func graphSummary(g *model.Graph) string {
 		// covers the launch-relevant rest (commands, images, mounts, env values).
 		fmt.Fprintf(&b, "%s %s spec=%s deps=%v endpoints=", r.Kind, r.Name, r.SpecHash, r.DependsOn)
 		for _, ep := range r.Endpoints {
-			fmt.Fprintf(&b, "%s/%s/%d/%d/%s/%v,", ep.Name, ep.Scheme, ep.Port, ep.TargetPort, ep.Env, ep.Proxy)
+			fmt.Fprintf(&b, "%s/%s/%d/%d/%s/%v/%v,", ep.Name, ep.Scheme, ep.Port, ep.TargetPort, ep.Env, ep.Proxy, ep.Socket)
 		}
 		env := make([]string, 0, len(r.Env))
 		for _, e := range r.Env {
 			env = append(env, e.Name)
 		}
-		fmt.Fprintf(&b, " env=%v replicas=%d restart=%+v autostart=%v labels=%v health=%v\n",
+		fmt.Fprintf(&b, " env=%v replicas=%d restart=%+v autostart=%v labels=%v health=%v",
 			env, r.Replicas, r.Restart, r.Autostart, r.Labels, healthSummary(r.Health))
+		fmt.Fprintf(&b, " profiles=%v on_dep=%s run=%s inputs=%v limits=%+v\n", r.Profiles, r.OnDependencyRestart, r.Run, r.Inputs, limitsSummary(r.Limits))
 	}
 	return b.String()
+}
+
+func limitsSummary(l *model.Limits) string {
+	if l == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%d/%g/%d", l.MemoryBytes, l.CPUs, l.PIDs)
 }
 
 func healthSummary(h *model.HealthCheck) string {

@@ -14,10 +14,11 @@ import (
 
 // specHash digests everything about r that decides how an instance is
 // launched: kind, the spec (expressions in canonical form), env, endpoints,
-// references, mounts, labels, integration attributes and parameter
-// settings. It deliberately leaves out what the reconciler applies without
-// restarting an instance: health, restart policy, replicas, autostart,
-// wait_for and wait_for_completion; compare those fields directly.
+// references, mounts, labels, integration attributes, parameter settings
+// and limits. It deliberately leaves out what the reconciler applies
+// without restarting an instance: health, restart policy, replicas,
+// autostart, wait_for, wait_for_completion, profiles,
+// on_dependency_restart, run and inputs; compare those fields directly.
 // Canonical walks make the digest independent of formatting, map order and
 // source format (HCL or YAML).
 func specHash(r *Resource) string {
@@ -60,6 +61,10 @@ func specHash(r *Resource) string {
 		h.str(ep.Name, ep.Scheme, ep.Env, strconv.FormatBool(ep.Proxy))
 		h.int(ep.Port)
 		h.int(ep.TargetPort)
+		if ep.Socket {
+			// Only when set, so digests of files without it stay as they were.
+			h.str("socket")
+		}
 	}
 	refs := make([]string, 0, len(r.References))
 	for _, ref := range r.References {
@@ -77,6 +82,9 @@ func specHash(r *Resource) string {
 	for _, k := range keys {
 		h.str(k)
 		h.expr(r.Attributes[k])
+	}
+	if l := r.Limits; l != nil {
+		h.str("limits", strconv.FormatInt(l.MemoryBytes, 10), strconv.FormatFloat(l.CPUs, 'g', -1, 64), strconv.Itoa(l.PIDs))
 	}
 	return hex.EncodeToString(h.h.Sum(nil))
 }

@@ -130,6 +130,9 @@ func NewResource(name, kind, baseKind string, decl hcl.Range) *Resource {
 		Autostart: true,
 		Restart:   RestartPolicy{Policy: RestartNever, BackoffInitial: defaultBackoffInitial, BackoffMax: defaultBackoffMax},
 		Labels:    map[string]string{},
+
+		OnDependencyRestart: DepRestartWait,
+		Run:                 RunAlways,
 	}
 	switch baseKind {
 	case KindExecutable:

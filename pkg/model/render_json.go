@@ -43,6 +43,18 @@ type jsonResource struct {
 	Attributes        map[string]*jsonExpr `json:"attributes,omitempty"`
 	DependsOn         []string             `json:"depends_on,omitempty"`
 	SpecHash          string               `json:"spec_hash"`
+	// Lifecycle settings, present only when they differ from the default.
+	Profiles            []string    `json:"profiles,omitempty"`
+	OnDependencyRestart string      `json:"on_dependency_restart,omitempty"`
+	Run                 string      `json:"run,omitempty"`
+	Inputs              []string    `json:"inputs,omitempty"`
+	Limits              *jsonLimits `json:"limits,omitempty"`
+}
+
+type jsonLimits struct {
+	MemoryBytes int64   `json:"memory_bytes,omitempty"`
+	CPUs        float64 `json:"cpus,omitempty"`
+	PIDs        int     `json:"pids,omitempty"`
 }
 
 type jsonExecutable struct {
@@ -92,6 +104,7 @@ type jsonEndpoint struct {
 	TargetPort int    `json:"target_port,omitempty"`
 	Env        string `json:"env,omitempty"`
 	Proxy      bool   `json:"proxy"`
+	Socket     bool   `json:"socket,omitempty"`
 }
 
 type jsonMount struct {
@@ -195,7 +208,17 @@ func MarshalGraphJSON(g *Graph) ([]byte, error) {
 			SpecHash:          r.SpecHash,
 		}
 		for _, ep := range r.Endpoints {
-			jr.Endpoints = append(jr.Endpoints, jsonEndpoint{Name: ep.Name, Scheme: ep.Scheme, Port: ep.Port, TargetPort: ep.TargetPort, Env: ep.Env, Proxy: ep.Proxy})
+			jr.Endpoints = append(jr.Endpoints, jsonEndpoint{Name: ep.Name, Scheme: ep.Scheme, Port: ep.Port, TargetPort: ep.TargetPort, Env: ep.Env, Proxy: ep.Proxy, Socket: ep.Socket})
+		}
+		jr.Profiles, jr.Inputs = r.Profiles, r.Inputs
+		if r.OnDependencyRestart != "" && r.OnDependencyRestart != DepRestartWait {
+			jr.OnDependencyRestart = r.OnDependencyRestart
+		}
+		if r.Run == RunOnce {
+			jr.Run = r.Run
+		}
+		if l := r.Limits; l != nil {
+			jr.Limits = &jsonLimits{MemoryBytes: l.MemoryBytes, CPUs: l.CPUs, PIDs: l.PIDs}
 		}
 		if len(r.Labels) > 0 {
 			jr.Labels = r.Labels

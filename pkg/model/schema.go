@@ -11,7 +11,7 @@ import (
 // Schemas of the base kinds, as pinned in notes/SYNTAX.md.
 
 var endpointSchema = &BlockSchema{Attributes: []AttributeSchema{
-	{Name: "scheme"}, {Name: "target_port"}, {Name: "port"}, {Name: "env"}, {Name: "proxy"},
+	{Name: "scheme"}, {Name: "target_port"}, {Name: "port"}, {Name: "env"}, {Name: "proxy"}, {Name: "socket"},
 }}
 
 var healthSchema = &BlockSchema{
@@ -25,17 +25,21 @@ var healthSchema = &BlockSchema{
 
 var backoffSchema = &BlockSchema{Attributes: []AttributeSchema{{Name: "initial"}, {Name: "max"}}}
 
+var limitsSchema = &BlockSchema{Attributes: []AttributeSchema{{Name: "memory"}, {Name: "cpus"}, {Name: "pids"}}}
+
 // commonAttributes are accepted by every runnable kind (executable,
 // container, and integration kinds that set BlockSchema-level Common).
 var commonAttributes = []AttributeSchema{
 	{Name: "env"}, {Name: "references"}, {Name: "wait_for"}, {Name: "wait_for_completion"},
 	{Name: "replicas"}, {Name: "restart"}, {Name: "autostart"}, {Name: "labels"},
+	{Name: "profiles"}, {Name: "on_dependency_restart"}, {Name: "run"}, {Name: "inputs"},
 }
 
 var commonBlocks = []NestedBlockSchema{
 	{Type: "endpoint", Labelled: true, Repeatable: true, Body: endpointSchema},
 	{Type: "health", Body: healthSchema},
 	{Type: "backoff", Body: backoffSchema},
+	{Type: "limits", Body: limitsSchema},
 }
 
 var executableSchema = &BlockSchema{

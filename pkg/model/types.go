@@ -32,6 +32,29 @@ const (
 	RestartAlways    = "always"
 )
 
+// What a running resource does when a resource it wait_for's restarts or
+// turns unhealthy (on_dependency_restart).
+const (
+	// DepRestartRestart restarts the dependent once the dependency is
+	// ready again.
+	DepRestartRestart = "restart"
+	// DepRestartWait (the default) leaves the dependent running and shows
+	// it degraded, with the reason, until the dependency is ready again.
+	DepRestartWait = "wait"
+	// DepRestartIgnore does nothing.
+	DepRestartIgnore = "ignore"
+)
+
+// Run modes (run).
+const (
+	// RunAlways (the default) starts the resource on every up and reload
+	// that needs it.
+	RunAlways = "always"
+	// RunOnce skips a job that already exited 0 with the same resolved
+	// spec and the same inputs; `apphostd rerun` forces it.
+	RunOnce = "once"
+)
+
 // Graph is a compiled project. It is immutable once returned by Compile;
 // reloads build a new Graph and swap it in whole.
 type Graph struct {
@@ -82,6 +105,22 @@ type Resource struct {
 	Restart   RestartPolicy
 	Autostart bool // false: only started by an explicit start
 	Labels    map[string]string
+
+	// Profiles keeps the resource out of a plain `up` unless one of them
+	// is active (`up --profile NAME`); empty: always selected. Resources
+	// expanded from an integration inherit their parent's.
+	Profiles []string
+	// OnDependencyRestart is DepRestartRestart, DepRestartWait (default)
+	// or DepRestartIgnore: what happens while running when a wait_for
+	// dependency restarts or turns unhealthy.
+	OnDependencyRestart string
+	// Run is RunAlways (default) or RunOnce.
+	Run string
+	// Inputs are files or globs, relative to the project directory, whose
+	// contents are part of a run = "once" job's identity.
+	Inputs []string
+	// Limits caps the resource's processes (cgroups); nil: no limits.
+	Limits *Limits
 
 	// Attributes are extra values this resource exposes to others
 	// (connection_string, username, password, uri, ...), as expressions
@@ -173,7 +212,22 @@ type Endpoint struct {
 	// Env names the variable that receives the target port ("" = none).
 	Env   string
 	Proxy bool
-	Range hcl.Range
+	// Socket: the daemon binds the port itself and passes the listening
+	// socket to the process (fd 3, LISTEN_FDS/LISTEN_PID as systemd does).
+	// Executables only.
+	Socket bool
+	Range  hcl.Range
+}
+
+// Limits caps what a resource's processes may use. Zero fields are
+// unlimited. They map to cgroup controllers where the daemon runs
+// executables in cgroups (as root); elsewhere they are reported as not
+// enforced.
+type Limits struct {
+	MemoryBytes int64   // memory.max / memory.limit_in_bytes
+	CPUs        float64 // cpu.max quota over a 100ms period
+	PIDs        int     // pids.max
+	Range       hcl.Range
 }
 
 // HealthCheck is a resource's readiness probe. Exactly one of HTTP, TCP,
