@@ -373,6 +373,10 @@ func kernelPort() (int, error) {
 	return port, nil
 }
 
+// PortHolder names the process listening on TCP port ("pid 1234
+// (nginx)"), or "" when /proc does not tell. For error messages.
+func PortHolder(port int) string { return portHolder(port) }
+
 // portHolder names the process listening on port ("pid 1234 (nginx)"),
 // from /proc/net/tcp{,6} and /proc/*/fd, or "" if that cannot be told
 // (not Linux, or the process belongs to someone we may not inspect). It

@@ -30,6 +30,18 @@ type Ports interface {
 	Reserve(key string, port int) error
 }
 
+// SocketPorts is a Ports that can also bind and hold the listening socket
+// of a socket-activated endpoint (endpoint { socket = true }) from the
+// moment its port is chosen, so no other program can take the port before
+// the instance starts. AllocateListener may choose another port than a
+// plain Allocate would if the usual one cannot be bound. A Ports without
+// it still works: the runtime then binds the port at start.
+type SocketPorts interface {
+	Ports
+	AllocateListener(key string) (int, error)
+	ReserveListener(key string, port int) error
+}
+
 // Input is everything Resolve needs besides the graph.
 type Input struct {
 	Graph      *model.Graph
@@ -261,12 +273,24 @@ func allocate(p Ports, r *model.Resource, ep *model.Endpoint, rep int) (port, ta
 	if !isContainer && !ep.Proxy && fixed == 0 && ep.TargetPort != 0 && rep == 0 {
 		fixed = ep.TargetPort
 	}
-	if fixed != 0 {
+	sp, socket := p.(SocketPorts)
+	socket = socket && ep.Socket && !isContainer
+	switch {
+	case fixed != 0 && socket:
+		if err := sp.ReserveListener(key, fixed); err != nil {
+			return 0, 0, fmt.Errorf("endpoint %q: port %d: %w", ep.Name, fixed, err)
+		}
+		port = fixed
+	case fixed != 0:
 		if err := p.Reserve(key, fixed); err != nil {
 			return 0, 0, fmt.Errorf("endpoint %q: port %d: %w", ep.Name, fixed, err)
 		}
 		port = fixed
-	} else {
+	case socket:
+		if port, err = sp.AllocateListener(key); err != nil {
+			return 0, 0, fmt.Errorf("endpoint %q: allocate port: %w", ep.Name, err)
+		}
+	default:
 		if port, err = p.Allocate(key); err != nil {
 			return 0, 0, fmt.Errorf("endpoint %q: allocate port: %w", ep.Name, err)
 		}
@@ -426,10 +450,12 @@ func resolveWorkload(in Input, r *model.Resource, rr *Resolved, hc, ic *ctxCache
 			if ep.Replica != rep {
 				continue
 			}
-			if e := endpointByName(r, ep.Name); e != nil && e.Env != "" {
+			e := endpointByName(r, ep.Name)
+			if e != nil && e.Env != "" {
 				env[e.Env] = strconv.Itoa(ep.TargetPort)
 			}
-			ports = append(ports, runtime.PortMapping{Name: ep.Name, HostIP: "127.0.0.1", HostPort: ep.Port, ContainerPort: ep.TargetPort, Protocol: "tcp"})
+			ports = append(ports, runtime.PortMapping{Name: ep.Name, HostIP: "127.0.0.1", HostPort: ep.Port, ContainerPort: ep.TargetPort, Protocol: "tcp",
+				Socket: e != nil && e.Socket && !isContainer})
 		}
 		for k, v := range spec.Env {
 			env[k] = v
@@ -446,6 +472,9 @@ func resolveWorkload(in Input, r *model.Resource, rr *Resolved, hc, ic *ctxCache
 		}
 		for k, v := range r.Labels {
 			s.Labels[k] = v
+		}
+		if l := r.Limits; l != nil {
+			s.Limits = &runtime.Limits{MemoryBytes: l.MemoryBytes, CPUs: l.CPUs, PIDs: l.PIDs}
 		}
 		declared := sortedEnv(env)
 		if isContainer {
@@ -486,6 +515,14 @@ func resolveWorkload(in Input, r *model.Resource, rr *Resolved, hc, ic *ctxCache
 				}
 			}
 			s.Env = mergeEnv(in.BaseEnv, declared)
+			// An executable listens on its ports itself; only the sockets
+			// the daemon hands it are the driver's business. (Listing only
+			// those keeps the hash of every other executable unchanged.)
+			for _, pm := range ports {
+				if pm.Socket {
+					s.Ports = append(s.Ports, pm)
+				}
+			}
 		}
 		rr.Instances = append(rr.Instances, Instance{Spec: s, Hash: hashSpec(s, declared)})
 		rr.Probes = append(rr.Probes, probeFor(r, rr, rep))
@@ -676,6 +713,14 @@ func hashSpec(s runtime.Spec, declared []string) string {
 	}
 	for _, p := range s.Ports {
 		w(p.Name, p.HostIP, strconv.Itoa(p.HostPort), strconv.Itoa(p.ContainerPort), p.Protocol)
+		if p.Socket {
+			// Only when set, so hashes of specs without it stay as they
+			// were and an upgrade restarts nothing.
+			w("socket")
+		}
+	}
+	if l := s.Limits; l != nil {
+		w("limits", strconv.FormatInt(l.MemoryBytes, 10), strconv.FormatFloat(l.CPUs, 'g', -1, 64), strconv.Itoa(l.PIDs))
 	}
 	keys := make([]string, 0, len(s.Labels))
 	for k := range s.Labels {

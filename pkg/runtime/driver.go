@@ -58,6 +58,16 @@ type Spec struct {
 	Labels map[string]string
 	// StopSignal is sent first on Stop; 0 = SIGTERM (or the image's).
 	StopSignal syscall.Signal
+	// Limits caps the instance's memory, CPU and process count where the
+	// driver can enforce it (the process driver: cgroups); nil = none.
+	Limits *Limits
+}
+
+// Limits are resource caps; a zero field is unlimited.
+type Limits struct {
+	MemoryBytes int64
+	CPUs        float64
+	PIDs        int
 }
 
 // Mount is a resolved mount: Source is an absolute host path.
@@ -74,6 +84,9 @@ type PortMapping struct {
 	HostPort      int
 	ContainerPort int
 	Protocol      string // "tcp"
+	// Socket: the instance gets a listening socket on HostPort from the
+	// daemon (systemd-style socket activation; executables only).
+	Socket bool
 }
 
 // State of an instance as the driver observes it.
@@ -96,6 +109,10 @@ type Status struct {
 	// IP is the instance's address on the project network, if it has one
 	// (containers on the bridge).
 	IP string
+	// Cgroup is the instance's own cgroup (a cgroup v2 path, or the v1
+	// pids hierarchy's), when the driver runs it in one; a restarted
+	// daemon finds every process of the instance there.
+	Cgroup string
 }
 
 // Exit is delivered once when an instance ends.
