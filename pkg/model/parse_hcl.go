@@ -19,6 +19,9 @@ func parseHCL(filename string, src []byte) (*Body, hcl.Diagnostics) {
 			return nil, diags
 		}
 	}
+	if body, diags, ok := parseHCLParallel(filename, src); ok {
+		return convertHCLBody(body), diags
+	}
 	f, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
 	if diags.HasErrors() {
 		return nil, diags
