@@ -123,16 +123,7 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Status, 
 
 // reap waits for a child this Driver started and records its exit.
 func (d *Driver) reap(inst *instance, cmd *exec.Cmd) {
-	_ = cmd.Wait() // the exit status is in ProcessState; other errors cannot occur without pipes
-	code := -1
-	if ps := cmd.ProcessState; ps != nil {
-		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			code = 128 + int(ws.Signal())
-		} else {
-			code = ps.ExitCode()
-		}
-	}
-	d.finish(inst, code, time.Now())
+	d.finish(inst, waitChild(cmd), time.Now())
 }
 
 // openLog opens the instance's output file for appending, creating it and
