@@ -21,7 +21,10 @@ const pollInterval = 100 * time.Millisecond
 // (gone, or the PID was reused) it returns ErrNotFound. An adopted process
 // is not this daemon's child, so its exit code cannot be known: its Exit
 // carries -1. It is signalled as a group only if it still leads its own
-// process group. Adopting the same process twice is a no-op.
+// process group. In cgroup mode its cgroup is found from
+// /proc/PID/cgroup (accepted only if named for this project and ID), so
+// Stop reaches every process of it again. Adopting the same process twice
+// is a no-op.
 func (d *Driver) Adopt(ctx context.Context, rec runtime.Status) (runtime.Status, error) {
 	if err := ctx.Err(); err != nil {
 		return runtime.Status{}, fmt.Errorf("adopt %s: %w", rec.ID, err)
@@ -61,6 +64,15 @@ func (d *Driver) Adopt(ctx context.Context, rec runtime.Status) (runtime.Status,
 	}
 	if st.Pgid == rec.PID {
 		inst.pgid = rec.PID
+	}
+	if d.cg != nil {
+		// The cgroup a previous daemon put it in, from the process
+		// itself: it holds every descendant, even those that left the
+		// process group, wherever that daemon's own cgroup was.
+		if cg := d.cg.adoptCgroup(rec.PID, rec.ID); cg != nil {
+			inst.cg = cg
+			inst.status.Cgroup = cg.path()
+		}
 	}
 	d.instances[rec.ID] = inst
 	status := inst.status

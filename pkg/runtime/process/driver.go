@@ -23,7 +23,8 @@ import (
 
 var _ runtime.Driver = (*Driver)(nil)
 
-// Driver runs local executables. The zero value is not usable; call New.
+// Driver runs local executables. The zero value is not usable; call New
+// or NewWithOptions.
 //
 // Instances are reaped by a goroutine each: cmd.Wait for children this
 // Driver started, a pidfd (or, without pidfd, a 100ms /proc poll) for
@@ -45,6 +46,27 @@ type Driver struct {
 
 	// startMu serialises Start (see there). Lock order: startMu, then mu.
 	startMu sync.Mutex
+
+	// cg is the project's cgroup setup; nil in process-group mode. iso
+	// describes the mode. Both are fixed at construction.
+	cg  *cgroups
+	iso Isolation
+	// listeners hands socket-activated instances their sockets; never nil.
+	listeners *Listeners
+}
+
+// Options configure NewWithOptions.
+type Options struct {
+	Log *zap.Logger
+	// CgroupName, if set, asks for cgroup containment: the project's
+	// cgroup directory name (e.g. "apphostd-<project id>"). Containment
+	// needs root and a writable cgroup hierarchy; without them the driver
+	// uses process groups and Isolation says why.
+	CgroupName string
+	// Listeners holds the sockets of socket-activated endpoints (shared
+	// with whoever allocates ports); nil: the driver makes its own and
+	// binds each port at start.
+	Listeners *Listeners
 }
 
 // instance is one process the Driver knows, started or adopted.
@@ -54,6 +76,7 @@ type instance struct {
 	pid     int
 	pgid    int // process group to signal; 0 = signal only pid (not a group leader)
 	stopSig syscall.Signal
+	cg      *instCgroup // nil: process-group containment only
 
 	// Guarded by Driver.mu.
 	status  runtime.Status
@@ -63,12 +86,72 @@ type instance struct {
 	done chan struct{}
 }
 
-// New returns a Driver. log may be nil.
+// New returns a Driver that contains instances with process groups. log
+// may be nil.
 func New(log *zap.Logger) *Driver {
+	return NewWithOptions(Options{Log: log})
+}
+
+// NewWithOptions returns a Driver; with o.CgroupName set it runs every
+// instance in its own cgroup where it can (see cgroup.go).
+func NewWithOptions(o Options) *Driver {
+	log := o.Log
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Driver{log: log.Named("process"), instances: make(map[string]*instance)}
+	d := &Driver{log: log.Named("process"), instances: make(map[string]*instance), listeners: o.Listeners}
+	if d.listeners == nil {
+		d.listeners = NewListeners()
+	}
+	d.cg, d.iso = detectCgroups(o.CgroupName)
+	d.log.Info("containment", zap.String("mode", string(d.iso.Mode)), zap.String("detail", d.iso.Detail))
+	return d
+}
+
+// Isolation reports how instances are contained: cgroups or process
+// groups, and why.
+func (d *Driver) Isolation() Isolation { return d.iso }
+
+// DetectIsolation reports the mode a driver with this cgroup name would
+// use, creating the project's cgroup directories as a driver would (and
+// removing them again if empty), for `apphostd doctor`.
+func DetectIsolation(cgroupName string) Isolation {
+	c, iso := detectCgroups(cgroupName)
+	if c != nil {
+		c.cleanup()
+	}
+	return iso
+}
+
+// SweepCgroups stops and removes the project's instance cgroups that keep
+// does not name: processes a dead daemon left that no record adopted,
+// found by their cgroup even if they left every process group. It returns
+// the instance IDs it stopped processes of. In process-group mode it does
+// nothing.
+func (d *Driver) SweepCgroups(ctx context.Context, keep map[string]bool) ([]string, error) {
+	if d.cg == nil {
+		return nil, nil
+	}
+	d.mu.Lock()
+	k := make(map[string]bool, len(keep)+len(d.instances))
+	for id := range keep {
+		k[id] = true
+	}
+	for id := range d.instances {
+		k[id] = true
+	}
+	d.mu.Unlock()
+	return d.cg.sweep(ctx, k)
+}
+
+// Cleanup removes the project's cgroup directories once nothing runs in
+// them; instances still running keep theirs. The daemon calls it after an
+// orderly shutdown.
+func (d *Driver) Cleanup(context.Context) error {
+	if d.cg != nil {
+		d.cg.cleanup()
+	}
+	return nil
 }
 
 // Wait implements runtime.Driver. The returned channel is buffered, so the
@@ -156,5 +239,12 @@ func (d *Driver) Delete(_ context.Context, id string) error {
 		return fmt.Errorf("delete %s: pid %d is still running, stop it first", id, inst.pid)
 	}
 	delete(d.instances, id)
+	if inst.cg != nil && inst.cg.empty() {
+		// A non-empty one (Stop not called after the leader exited) stays
+		// for the next Start of this ID, which empties it first.
+		if err := inst.cg.remove(); err != nil {
+			d.log.Debug("remove cgroup", zap.String("id", id), zap.Error(err))
+		}
+	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -58,33 +59,74 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Status, 
 	// it has been started so the daemon keeps no part of its output path.
 	defer out.Close()
 
-	env := spec.Env
+	env := withoutListenEnv(spec.Env)
 	if env == nil {
 		env = []string{} // nil would make exec inherit the daemon's environment
 	}
-	cmd := &exec.Cmd{
-		Path:   path,
-		Args:   append([]string{spec.Command}, spec.Args...),
-		Env:    env,
-		Dir:    spec.Dir,
-		Stdin:  stdin,
-		Stdout: out,
-		Stderr: out,
-		// Own process group so Stop can signal the whole tree; no
-		// Pdeathsig, so the process outlives the daemon.
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+	// Sockets of socket-activated endpoints: fds 3, 4, ... in the child.
+	var extra []*os.File
+	var names []string
+	for _, pm := range spec.Ports {
+		if !pm.Socket {
+			continue
+		}
+		f, err := d.listeners.file(pm.HostPort)
+		if err != nil {
+			closeAll(extra)
+			if IsAddrInUse(err) {
+				return runtime.Status{}, fmt.Errorf("start %s: endpoint %q: port %d is in use%s: %w", spec.ID, pm.Name, pm.HostPort, holderNote(pm.HostPort), err)
+			}
+			return runtime.Status{}, fmt.Errorf("start %s: endpoint %q: %w", spec.ID, pm.Name, err)
+		}
+		extra = append(extra, f)
+		names = append(names, pm.Name)
+	}
+	defer closeAll(extra) // the child has its copies once started
+	if len(extra) > 0 {
+		env = append(env, "LISTEN_FDS="+strconv.Itoa(len(extra)), "LISTEN_FDNAMES="+strings.Join(names, ":"))
+	}
+	var cg *instCgroup
+	if d.cg != nil {
+		var notes []string
+		cg, notes, err = d.cg.create(ctx, spec.ID, spec.Limits)
+		if err != nil {
+			// Containment is an improvement, not a precondition: the
+			// instance still runs in its process group.
+			d.log.Warn("no cgroup for instance; process group only", zap.String("id", spec.ID), zap.Error(err))
+			cg = nil
+		}
+		for _, n := range notes {
+			d.log.Warn(n, zap.String("id", spec.ID))
+		}
+	} else if spec.Limits != nil {
+		d.log.Warn("limits not enforced: "+d.iso.Detail, zap.String("id", spec.ID))
 	}
 	stopSig := spec.StopSignal
 	if stopSig == 0 {
 		stopSig = syscall.SIGTERM
 	}
+	plan := d.planExec(path, spec, env, cg, len(extra) > 0)
 
 	d.mu.Lock()
 	if old := d.instances[spec.ID]; old != nil && old.status.State != runtime.StateExited {
 		d.mu.Unlock()
+		if plan.cgroupFD != nil {
+			plan.cgroupFD.Close()
+		}
 		return runtime.Status{}, fmt.Errorf("start %s: pid %d: %w", spec.ID, old.pid, runtime.ErrAlreadyExists)
 	}
-	if err := cmd.Start(); err != nil {
+	cmd, err := plan.start(stdin, out, extra)
+	if err != nil && plan.cgroupFD != nil && !execFailure(err) {
+		// clone3(CLONE_INTO_CGROUP) refused (an old kernel, a seccomp
+		// filter): join through the shim from now on.
+		d.log.Warn("clone into cgroup failed; joining cgroups before exec instead", zap.String("id", spec.ID), zap.Error(err))
+		d.cg.mu.Lock()
+		d.cg.noClone = true
+		d.cg.mu.Unlock()
+		plan = d.planExec(path, spec, env, cg, len(extra) > 0)
+		cmd, err = plan.start(stdin, out, extra)
+	}
+	if err != nil {
 		d.mu.Unlock()
 		if execFailure(err) {
 			err = fmt.Errorf("%w: exec %s: %w", runtime.ErrInvalidSpec, path, err)
@@ -93,6 +135,13 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Status, 
 	}
 	startedAt := time.Now()
 	pid := cmd.Process.Pid
+	if len(plan.joinAfter) > 0 {
+		// Hierarchies the child was not placed in before exec (v1 on a
+		// hybrid host: v2 already holds the whole tree for stopping).
+		if err := joinCgroups(pid, plan.joinAfter); err != nil {
+			d.log.Warn("join cgroups", zap.String("id", spec.ID), zap.Int("pid", pid), zap.Error(err))
+		}
+	}
 	// The child is not reaped before cmd.Wait, so its /proc entry exists.
 	st, err := readStat(pid)
 	if err != nil {
@@ -103,6 +152,7 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Status, 
 		pid:     pid,
 		pgid:    pid,
 		stopSig: stopSig,
+		cg:      cg,
 		status: runtime.Status{
 			ID:        spec.ID,
 			State:     runtime.StateRunning,
@@ -111,6 +161,9 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Status, 
 			StartedAt: startedAt,
 		},
 		done: make(chan struct{}),
+	}
+	if cg != nil {
+		inst.status.Cgroup = cg.path()
 	}
 	d.instances[spec.ID] = inst
 	status := inst.status
@@ -225,4 +278,121 @@ func lookupEnv(env []string, key string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// execPlan is how one instance is exec'd: directly, or through the shim;
+// into which cgroups before exec, and which to join after.
+type execPlan struct {
+	path      string
+	argv, env []string
+	dir       string
+	cgroupFD  *os.File // v2 directory for CLONE_INTO_CGROUP, or nil
+	joinAfter []string // directories to write the PID into after start
+}
+
+// planExec decides how to exec path: the shim when LISTEN_PID must be set
+// or cgroups must be joined before exec (v1, or no CLONE_INTO_CGROUP);
+// clone3 into the v2 cgroup where there is one.
+func (d *Driver) planExec(path string, spec runtime.Spec, env []string, cg *instCgroup, sockets bool) execPlan {
+	p := execPlan{path: path, argv: append([]string{spec.Command}, spec.Args...), env: env, dir: spec.Dir}
+	var joinBefore []string
+	if cg != nil {
+		d.cg.mu.Lock()
+		noClone := d.cg.noClone
+		d.cg.mu.Unlock()
+		if cg.v2 != "" && !noClone {
+			if f, err := os.Open(cg.v2); err == nil {
+				p.cgroupFD = f
+			}
+		}
+		var pending []string
+		if cg.v2 != "" && p.cgroupFD == nil {
+			pending = append(pending, cg.v2)
+		}
+		pending = append(pending, cg.v1Dirs()...)
+		// Before exec when nothing else holds the whole tree from the
+		// first instant (no v2 clone), or when a v1 hierarchy enforces a
+		// limit (a fork in the first microseconds would escape it);
+		// after start otherwise, which costs no extra exec.
+		if (p.cgroupFD == nil || spec.Limits != nil) && shimAvailable() {
+			for _, dir := range pending {
+				joinBefore = append(joinBefore, filepath.Join(dir, cgroupProcsFile))
+			}
+		} else {
+			p.joinAfter = pending
+		}
+	}
+	if sockets && !shimAvailable() {
+		d.log.Warn("no "+shimPath+" to set LISTEN_PID: the program may ignore its socket", zap.String("id", spec.ID))
+	}
+	if (sockets || len(joinBefore) > 0) && shimAvailable() {
+		p.argv, p.env = shimArgs(path, spec.Args, env, joinBefore)
+		p.path = shimPath
+	}
+	return p
+}
+
+// start execs the plan with the instance's standard streams and sockets.
+func (p execPlan) start(stdin, out *os.File, extra []*os.File) (*exec.Cmd, error) {
+	attr := &syscall.SysProcAttr{
+		// Own process group so Stop can signal the whole tree; no
+		// Pdeathsig, so the process outlives the daemon.
+		Setpgid: true,
+	}
+	if p.cgroupFD != nil {
+		attr.UseCgroupFD = true
+		attr.CgroupFD = int(p.cgroupFD.Fd())
+		defer p.cgroupFD.Close()
+	}
+	cmd := &exec.Cmd{
+		Path:        p.path,
+		Args:        p.argv,
+		Env:         p.env,
+		Dir:         p.dir,
+		Stdin:       stdin,
+		Stdout:      out,
+		Stderr:      out,
+		ExtraFiles:  extra,
+		SysProcAttr: attr,
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return cmd, nil
+}
+
+// withoutListenEnv drops socket-activation variables the daemon itself
+// may have inherited (it may run under systemd socket activation): a
+// child that gets no sockets must not see them, and one that does gets
+// fresh ones.
+func withoutListenEnv(env []string) []string {
+	if env == nil {
+		return nil
+	}
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "LISTEN_FDS=") || strings.HasPrefix(kv, "LISTEN_PID=") || strings.HasPrefix(kv, "LISTEN_FDNAMES=") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+func closeAll(fs []*os.File) {
+	for _, f := range fs {
+		f.Close()
+	}
+}
+
+// holderNote names the process holding port, for a conflict message.
+func holderNote(port int) string {
+	if pid, _, err := findListenerFD(port, false); err == nil {
+		comm, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+		if c := strings.TrimSpace(string(comm)); c != "" {
+			return fmt.Sprintf(" by pid %d (%s)", pid, c)
+		}
+		return fmt.Sprintf(" by pid %d", pid)
+	}
+	return ""
 }

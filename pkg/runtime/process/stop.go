@@ -16,12 +16,16 @@ import (
 const sweepTimeout = 5 * time.Second
 
 // Stop implements runtime.Driver. It sends the stop signal to the whole
-// process group, waits up to grace for the leader to exit, then SIGKILLs
-// the group. Whether or not the leader had already exited, it then
-// SIGKILLs whatever is left in the group (grandchildren that stayed in it)
-// and waits until no live member remains. Unknown instances are success.
+// process group (and, in cgroup mode, to every process in the instance's
+// cgroup, including those that left the group), waits up to grace for the
+// leader to exit, then SIGKILLs the group. Whether or not the leader had
+// already exited, it then kills whatever is left: in cgroup mode every
+// process still in the cgroup (after waiting out the rest of grace for
+// them to stop on their own), and in every mode the members left in the
+// process group; it returns once none is alive. Unknown instances are
+// success.
 //
-// If ctx ends while waiting, the group is SIGKILLed and ctx's error is
+// If ctx ends while waiting, everything is SIGKILLed and ctx's error is
 // returned without waiting further.
 func (d *Driver) Stop(ctx context.Context, id string, grace time.Duration) error {
 	d.mu.Lock()
@@ -30,10 +34,14 @@ func (d *Driver) Stop(ctx context.Context, id string, grace time.Duration) error
 	if inst == nil {
 		return nil
 	}
+	deadline := time.Now().Add(grace)
 	select {
 	case <-inst.done:
 	default:
 		d.signal(inst, inst.stopSig)
+		if inst.cg != nil {
+			inst.cg.signalAll(inst.stopSig)
+		}
 		timer := time.NewTimer(grace)
 		select {
 		case <-inst.done:
@@ -41,6 +49,9 @@ func (d *Driver) Stop(ctx context.Context, id string, grace time.Duration) error
 		case <-timer.C:
 			d.log.Info("grace elapsed, killing", zap.String("id", id), zap.Int("pid", inst.pid), zap.Duration("grace", grace))
 			d.signal(inst, syscall.SIGKILL)
+			if inst.cg != nil {
+				_ = inst.cg.killAll(ctx, 0)
+			}
 			select {
 			case <-inst.done:
 			case <-ctx.Done():
@@ -49,13 +60,43 @@ func (d *Driver) Stop(ctx context.Context, id string, grace time.Duration) error
 		case <-ctx.Done():
 			timer.Stop()
 			d.signal(inst, syscall.SIGKILL)
+			if inst.cg != nil {
+				_ = inst.cg.killAll(context.Background(), 0)
+			}
 			return fmt.Errorf("stop %s: %w", id, ctx.Err())
+		}
+	}
+	if inst.cg != nil {
+		// Members that got the stop signal may still be exiting: give
+		// them what is left of grace, then kill the rest.
+		if rest := time.Until(deadline); rest > 0 && !inst.cg.empty() {
+			waitForCtx(ctx, rest, inst.cg.empty)
+		}
+		if err := inst.cg.killAll(ctx, sweepTimeout); err != nil {
+			return fmt.Errorf("stop %s: %w", id, err)
 		}
 	}
 	if err := d.sweep(ctx, inst); err != nil {
 		return fmt.Errorf("stop %s: %w", id, err)
 	}
 	return nil
+}
+
+// waitForCtx polls cond every few milliseconds for up to d or until ctx
+// ends.
+func waitForCtx(ctx context.Context, d time.Duration, cond func() bool) {
+	deadline := time.Now().Add(d)
+	wait := time.Millisecond
+	for !cond() && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		if wait < 20*time.Millisecond {
+			wait *= 2
+		}
+	}
 }
 
 // signal sends sig to inst's process group, or to its PID alone if it does
