@@ -17,10 +17,17 @@ import (
 // referencePath is the user reference of the project file, relative to this package.
 const referencePath = "../../docs/reference.md"
 
-// schemaNames are the names the schema defines, found by walking it from
-// the root the way a document is read: every property is an attribute or,
-// when its value is an object with properties (directly, keyed by label, or
-// as sequence items), a block type.
+// schemaNames are the names the schema defines for the base kinds, found
+// by walking it from the root the way a document is read: every property is
+// an attribute or, when its value is an object with properties (directly,
+// keyed by label, or as sequence items), a block type.
+//
+// The walk covers the base kinds only (parameter, volume, container,
+// executable): integration kinds (postgres, redis, ...) are registered by
+// pkg/integrations, which this package's tests do not load, so
+// pkg/integrations/schema_test.go checks their part of the schema against
+// the compiler and docs/integrations.md. Their top-level names are listed
+// in integrationKinds.
 type schemaNames struct {
 	blocks     map[string]bool
 	attributes map[string]bool
@@ -28,6 +35,14 @@ type schemaNames struct {
 	// places has one entry per attribute and block position, e.g.
 	// container.NAME.health.http.path.
 	places []schemaPlace
+	// integrationKinds are the top-level properties that are not base kinds.
+	integrationKinds []string
+}
+
+// baseKinds are the top-level block types the compiler knows without any
+// integration registered.
+var baseKinds = map[string]bool{
+	model.KindParameter: true, model.KindVolume: true, model.KindContainer: true, model.KindExecutable: true,
 }
 
 // schemaPlace is one attribute or block position in the schema.
@@ -106,6 +121,10 @@ func walkSchema(t *testing.T) schemaNames {
 		}
 		sort.Strings(names)
 		for _, name := range names {
+			if path == "" && !baseKinds[name] {
+				n.integrationKinds = append(n.integrationKinds, name)
+				continue
+			}
 			s := resolve(props[name])
 			if s == nil {
 				t.Fatalf("%s.%s: property schema is not an object", path, name)
@@ -186,6 +205,13 @@ func TestDocsCoverSchema(t *testing.T) {
 	for _, want := range []string{"parameter", "volume", "container", "executable", "health", "http", "tcp", "exec", "mount", "endpoint", "backoff", "generate"} {
 		if !n.blocks[want] {
 			t.Errorf("schema walk did not find block type %q; the walk or the schema is wrong", want)
+		}
+	}
+	// Integration kinds are documented in docs/integrations.md (checked by
+	// pkg/integrations); the reference still names each one.
+	for _, k := range n.integrationKinds {
+		if !backticked(k) {
+			t.Errorf("integration kind %q of the schema is not named in %s", k, referencePath)
 		}
 	}
 }
