@@ -62,24 +62,29 @@ func (r *Reconciler) reconcile(name string) time.Duration {
 		return 0
 	}
 
-	shouldRun := !st.explicitStop && (mr.Autostart || st.explicitStart)
+	shouldRun := !st.explicitStop && (r.autostartLocked(mr) || st.explicitStart)
 	var stops []*instance
 	var starts []startItem
 	var waitReason string
 	var waitingOn []string
 	var after time.Duration
 	now := time.Now()
+	st.note = ""
 
 	switch {
 	case mr.BaseKind == model.KindParameter || mr.BaseKind == model.KindVolume:
 		// Nothing runs; status reflects whether a value exists.
 	case !shouldRun:
 		stops = r.stopAllLocked(st)
+		st.note = r.unselectedNoteLocked(mr, st)
+	case r.blockedLocked(name) != "" && r.allEndedLocked(st):
+		waitReason = r.blockedLocked(name)
 	case dr.Fail != "":
 		stops = r.stopAllLocked(st)
 	case dr.Wait != "":
 		waitReason = dr.Wait
 	default:
+		r.lifecycleLocked(name, st, mr, dr)
 		drv := r.opts.Drivers[mr.BaseKind]
 		depsOK, reason, on := r.depsReadyLocked(mr)
 		if !depsOK {
@@ -185,6 +190,7 @@ func (r *Reconciler) planStartLocked(st *resource, rep int, want discovery.Insta
 		}
 	}
 	st.insts[rep] = in
+	r.stampLocked(mr, in)
 	spec := want.Spec
 	spec.LogPath = r.opts.LogPath(spec.ID)
 	return startItem{inst: in, spec: spec, drv: drv}
@@ -223,6 +229,7 @@ func (r *Reconciler) doStart(name string, mr *model.Resource, dr *discovery.Reso
 		return
 	}
 	s.inst.phase = phaseRunning
+	r.noteEpochLocked(name)
 	s.inst.pid = rs.PID
 	s.inst.startTime = rs.StartTime
 	s.inst.startedAt = rs.StartedAt
@@ -261,6 +268,9 @@ func (r *Reconciler) startProberLocked(name string, mr *model.Resource, dr *disc
 		if inst.phase != phaseRunning {
 			r.mu.Unlock()
 			return
+		}
+		if h == status.Unhealthy && inst.health != status.Unhealthy {
+			r.noteEpochLocked(name) // dependents may follow (on_dependency_restart)
 		}
 		inst.health, inst.healthReason = h, reason
 		r.mu.Unlock()
@@ -576,7 +586,8 @@ func (r *Reconciler) publishLocked(name string, mr *model.Resource, dr *discover
 	}
 	r.opts.Store.Update(name, func(s *status.Resource) {
 		if mr != nil {
-			s.Kind, s.BaseKind, s.Autostart = mr.Kind, mr.BaseKind, mr.Autostart
+			s.Kind, s.BaseKind = mr.Kind, mr.BaseKind
+			lifecycleStatus(s, mr, r.autostartLocked(mr))
 			s.DependsOn = append([]string(nil), mr.DependsOn...)
 			s.SpecHash = mr.SpecHash
 		}
@@ -678,6 +689,9 @@ func aggregate(mr *model.Resource, dr *discovery.Resolved, st *resource, insts [
 		return status.Waiting, status.HealthUnknown, waitReason
 	}
 	if len(insts) == 0 {
+		if st.note != "" {
+			return status.NotStarted, status.HealthUnknown, st.note
+		}
 		if !mr.Autostart && !st.explicitStart {
 			return status.NotStarted, status.HealthUnknown, "autostart = false: start it with `apphostd start " + mr.Name + "`"
 		}
@@ -716,6 +730,9 @@ func aggregate(mr *model.Resource, dr *discovery.Resolved, st *resource, insts [
 	}
 	if st.explicitStop && best != status.Stopping {
 		reason = "stopped by request"
+	}
+	if reason == "" && (best == status.Running || best == status.Finished) {
+		reason = st.note // degraded by a dependency, or a skipped run-once job
 	}
 	return best, health, reason
 }

@@ -25,6 +25,13 @@ import (
 type Desired struct {
 	Graph    *model.Graph
 	Resolved *discovery.Result
+	// Selection says which resources run without an explicit start
+	// (`up NAME...`, profiles); the zero value selects every autostart
+	// resource. See lifecycle.go.
+	Selection Selection
+	// OnceKeys is the identity (resolved spec and inputs) of each
+	// run = "once" resource, by name; see lifecycle.go.
+	OnceKeys map[string]string
 }
 
 // Prober is a running health checker for one instance.
@@ -56,6 +63,9 @@ type Options struct {
 	OnInstanceStarted func(resource string, rec Record)
 	// BackoffReset: an instance that ran this long resets its backoff.
 	BackoffReset time.Duration
+	// Once remembers the identity of the last successful run of each
+	// run = "once" resource; nil: such resources always run.
+	Once OnceStore
 }
 
 // Record is the persisted identity of a running instance, for adoption by a
@@ -90,6 +100,7 @@ type instance struct {
 	baseKind  string
 	hash      string
 	gen       int
+	life      instLife // on_dependency_restart and run = "once" (lifecycle.go)
 	phase     phase
 	pid       int
 	startTime uint64
@@ -119,6 +130,12 @@ type resource struct {
 	restarts      int
 	readyAt       time.Time
 	startedAt     time.Time
+	// epoch counts disruptions its dependents may follow: every instance
+	// start and every turn to Unhealthy (lifecycle.go).
+	epoch int
+	// note is shown as the reason of a Running or Finished resource:
+	// degraded by a dependency, or a run = "once" job skipped.
+	note string
 }
 
 // Reconciler drives resources toward the desired graph.
@@ -244,7 +261,8 @@ func (r *Reconciler) SetDesired(d *Desired) {
 			// the workers have reached.
 			mr := d.Graph.Resources[n]
 			r.opts.Store.Update(n, func(s *status.Resource) {
-				s.Kind, s.BaseKind, s.Autostart = mr.Kind, mr.BaseKind, mr.Autostart
+				s.Kind, s.BaseKind = mr.Kind, mr.BaseKind
+				lifecycleStatus(s, mr, d.Selection.runsOnItsOwn(mr))
 				s.DependsOn = append([]string(nil), mr.DependsOn...)
 				if s.State == "" {
 					s.State = status.NotStarted
@@ -347,8 +365,8 @@ func (r *Reconciler) StartResource(name string) error {
 			allDone = false
 		}
 	}
-	if allDone && len(st.insts) > 0 {
-		st.gen++ // a finished/stopped resource runs again
+	if allDone && len(st.insts) > 0 && !r.onceDoneLocked(name) {
+		st.gen++ // a finished/stopped resource runs again (not a run = "once" job that is done: see rerun)
 	}
 	r.mu.Unlock()
 	r.queue.Add(name)

@@ -65,6 +65,14 @@ type Resource struct {
 	Env map[string]string `json:"env,omitempty"`
 	// Warnings are non-fatal notes (e.g. a bind mount outside the project).
 	Warnings []string `json:"warnings,omitempty"`
+	// Profiles the resource belongs to (a plain `up` leaves it down unless
+	// one is active).
+	Profiles []string `json:"profiles,omitempty"`
+	// OnDependencyRestart is the resource's policy when a wait_for
+	// dependency restarts or turns unhealthy: restart, wait or ignore.
+	OnDependencyRestart string `json:"on_dependency_restart,omitempty"`
+	// Run is "once" for a job skipped while unchanged; empty otherwise.
+	Run string `json:"run,omitempty"`
 }
 
 // Endpoint is an allocated endpoint as a consumer on the host sees it.
@@ -111,6 +119,7 @@ func (r Resource) Clone() Resource {
 	c.DependsOn = append([]string(nil), r.DependsOn...)
 	c.WaitingOn = append([]string(nil), r.WaitingOn...)
 	c.Warnings = append([]string(nil), r.Warnings...)
+	c.Profiles = append([]string(nil), r.Profiles...)
 	if r.Env != nil {
 		c.Env = make(map[string]string, len(r.Env))
 		for k, v := range r.Env {
