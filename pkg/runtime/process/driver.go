@@ -39,8 +39,8 @@ type Driver struct {
 
 	// mu guards instances and, for every instance, its status and waiters
 	// fields and the closing of its done channel. It is never held while
-	// waiting for a process or sleeping; Start holds it across fork/exec
-	// so that two Starts of one ID cannot both succeed.
+	// waiting for a process, sleeping or forking; two Starts of one ID
+	// cannot both succeed because Start runs under startMu.
 	mu        sync.Mutex
 	instances map[string]*instance
 

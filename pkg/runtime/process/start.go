@@ -115,6 +115,10 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Status, 
 		}
 		return runtime.Status{}, fmt.Errorf("start %s: pid %d: %w", spec.ID, old.pid, runtime.ErrAlreadyExists)
 	}
+	// startMu (held) keeps a second Start of this ID out until the
+	// instance is recorded below, so mu need not be held across the fork:
+	// holding it made every Wait, Inspect and Delete queue behind it.
+	d.mu.Unlock()
 	cmd, err := plan.start(stdin, out, extra)
 	if err != nil && plan.cgroupFD != nil && !execFailure(err) {
 		// clone3(CLONE_INTO_CGROUP) refused (an old kernel, a seccomp
@@ -127,7 +131,6 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Status, 
 		cmd, err = plan.start(stdin, out, extra)
 	}
 	if err != nil {
-		d.mu.Unlock()
 		if execFailure(err) {
 			err = fmt.Errorf("%w: exec %s: %w", runtime.ErrInvalidSpec, path, err)
 		}
@@ -165,6 +168,7 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Status, 
 	if cg != nil {
 		inst.status.Cgroup = cg.path()
 	}
+	d.mu.Lock()
 	d.instances[spec.ID] = inst
 	status := inst.status
 	d.mu.Unlock()
