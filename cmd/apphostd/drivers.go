@@ -20,6 +20,8 @@ import (
 var (
 	containerdAddress   string
 	containerdNamespace string
+	bridgeName          string // APPHOST_BRIDGE_NAME
+	bridgeSubnet        string // APPHOST_SUBNET
 )
 
 // runcRootEnv points the driver at a private containerd's runc root (tests).
@@ -32,16 +34,23 @@ func containerdOptions(p project.Project, log *zap.Logger) containerd.Options {
 		Namespace: containerdNamespace,
 		Project:   p.ID(),
 		StateDir:  filepath.Join(p.StateDir(), "containerd"),
-		RuncRoot:  os.Getenv(runcRootEnv),
-		Logger:    log,
+		RuncRoot:   os.Getenv(runcRootEnv),
+		BridgeName: bridgeName,
+		Subnet:     bridgeSubnet,
+		Logger:     log,
 	}
 }
 
 // extraDrivers returns the runtime drivers besides the process driver: the
 // containerd driver, connected lazily so that a project of executables
 // never needs containerd, and a missing containerd only fails containers.
-func extraDrivers(p project.Project, log *zap.Logger) map[string]runtime.Driver {
-	return map[string]runtime.Driver{model.KindContainer: &lazyContainerd{opts: containerdOptions(p, log.Named("containerd"))}}
+//
+// onPull is told when a container's image starts downloading, so the
+// resource can show it (state Starting, reason "pulling IMAGE").
+func extraDrivers(p project.Project, log *zap.Logger, onPull func(instanceID, image string)) map[string]runtime.Driver {
+	opts := containerdOptions(p, log.Named("containerd"))
+	opts.OnPull = onPull
+	return map[string]runtime.Driver{model.KindContainer: &lazyContainerd{opts: opts}}
 }
 
 // lazyContainerd connects to containerd on first use and again after a

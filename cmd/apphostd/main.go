@@ -53,6 +53,8 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().StringP("file", "f", "", "project file (default: apphost.hcl, then apphost.yaml, in the current directory)")
 	root.PersistentFlags().StringVar(&containerdAddress, "containerd-address", os.Getenv("APPHOST_CONTAINERD_ADDRESS"), "containerd socket for container resources (default /run/containerd/containerd.sock)")
 	root.PersistentFlags().StringVar(&containerdNamespace, "containerd-namespace", os.Getenv("APPHOST_CONTAINERD_NAMESPACE"), "containerd namespace (default apphost)")
+	root.PersistentFlags().StringVar(&bridgeName, "bridge-name", os.Getenv("APPHOST_BRIDGE_NAME"), "the project's container bridge interface (default aph + a hash of the project directory)")
+	root.PersistentFlags().StringVar(&bridgeSubnet, "subnet", os.Getenv("APPHOST_SUBNET"), "the project's container subnet in CIDR form (default a /24 in 10.200.0.0/13 derived from the project)")
 	// A detached daemon inherits the environment, not the flags.
 	root.PersistentPreRun = func(*cobra.Command, []string) {
 		if containerdAddress != "" {
@@ -60,6 +62,12 @@ func newRootCmd() *cobra.Command {
 		}
 		if containerdNamespace != "" {
 			os.Setenv("APPHOST_CONTAINERD_NAMESPACE", containerdNamespace)
+		}
+		if bridgeName != "" {
+			os.Setenv("APPHOST_BRIDGE_NAME", bridgeName)
+		}
+		if bridgeSubnet != "" {
+			os.Setenv("APPHOST_SUBNET", bridgeSubnet)
 		}
 	}
 	for _, f := range commands {

@@ -144,13 +144,18 @@ func runDaemon(p project.Project, o upOptions, foreground bool) error {
 		Log:          log,
 		Version:      version,
 		StopGrace:    o.grace,
-		ExtraDrivers: extraDrivers(p, log),
 	}
+	var d *daemon.Daemon
+	opts.ExtraDrivers = extraDrivers(p, log, func(id, image string) {
+		if d != nil {
+			d.NotePull(id, image)
+		}
+	})
 	if foreground {
 		opts.Output = os.Stdout
 		opts.Color = interactive(os.Stdout)
 	}
-	d := daemon.New(opts)
+	d = daemon.New(opts)
 	if os.Getenv("GOGC") == "" {
 		// The daemon's live heap is a few MiB; at the default GOGC=100
 		// the runtime keeps as much again in garbage. Half that keeps the
