@@ -82,9 +82,11 @@ func (b *cliBackend) act(ctx context.Context, verb, name string) error {
 	_, err := b.Describe(name)
 	return err
 }
-func (b *cliBackend) Start(ctx context.Context, n string) error   { return b.act(ctx, "start", n) }
-func (b *cliBackend) Stop(ctx context.Context, n string) error    { return b.act(ctx, "stop", n) }
-func (b *cliBackend) Restart(ctx context.Context, n string) error { return b.act(ctx, "restart", n) }
+func (b *cliBackend) Start(ctx context.Context, n string) error    { return b.act(ctx, "start", n) }
+func (b *cliBackend) Stop(ctx context.Context, n string) error     { return b.act(ctx, "stop", n) }
+func (b *cliBackend) Restart(ctx context.Context, n string) error  { return b.act(ctx, "restart", n) }
+func (b *cliBackend) Rerun(ctx context.Context, n string) error    { return b.act(ctx, "rerun", n) }
+func (b *cliBackend) Up(context.Context, []string, []string) error { return nil }
 func (b *cliBackend) Reload(ctx context.Context) (status.ConfigStatus, error) {
 	return status.ConfigStatus{File: "apphost.hcl", OK: false, Rendered: "Error: Unsupported argument\n\n  on apphost.hcl line 3:\n"}, nil
 }

@@ -58,6 +58,11 @@ func writeDescribe(w io.Writer, r status.Resource, now time.Time) error {
 		field("Waiting on", strings.Join(r.WaitingOn, ", "))
 	}
 	field("Autostart", strconv.FormatBool(r.Autostart))
+	if len(r.Profiles) > 0 {
+		field("Profiles", strings.Join(r.Profiles, ", "))
+	}
+	field("On dep. restart", r.OnDependencyRestart)
+	field("Run", r.Run)
 	if !r.StartedAt.IsZero() {
 		field("Started", r.StartedAt.Local().Format(time.RFC3339)+" ("+age(r.StartedAt, now)+" ago)")
 	}

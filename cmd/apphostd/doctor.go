@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/apphostd/apphostd/pkg/api"
 	"github.com/apphostd/apphostd/pkg/project"
+	"github.com/apphostd/apphostd/pkg/runtime/process"
 	"github.com/apphostd/apphostd/pkg/runtime/containerd"
 )
 
@@ -39,8 +42,7 @@ func newDoctorCmd() *cobra.Command {
 					fmt.Printf("%-12s %-4s fix: %s\n", "", "", f.Fix)
 				}
 			}
-			mode := "process groups (Setpgid); stop signals the group and sweeps what is left in it"
-			fmt.Printf("%-12s %-4s %s\n", "processes", "yes", mode)
+			fmt.Printf("%-12s %-4s %s\n", "processes", "yes", isolationLine(cmd, p))
 			if bad > 0 {
 				fmt.Fprintf(os.Stderr, "%d problem(s): executables still run; containers need the fixes above\n", bad)
 				return withCode(exitError, fmt.Errorf("doctor found %d problem(s)", bad))
@@ -48,4 +50,21 @@ func newDoctorCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// isolationLine says how executables are contained: the running daemon's
+// mode if one answers, else what a daemon started here now would use
+// (cgroups as root where a hierarchy is writable, else process groups).
+func isolationLine(cmd *cobra.Command, p project.Project) string {
+	if p.File != "" || p.Dir != "." {
+		c := api.Dial(p.Socket())
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Second)
+		defer cancel()
+		if info, err := c.Info(ctx); err == nil && info.Isolation != nil {
+			return fmt.Sprintf("%s (the running daemon, pid %d): %s", info.Isolation.Mode, info.PID, info.Isolation.Detail)
+		}
+	}
+	iso := process.DetectIsolation("apphostd-doctor-" + strconv.Itoa(os.Getpid()))
+	return fmt.Sprintf("%s (a daemon started here now): %s", iso.Mode, iso.Detail)
 }

@@ -35,22 +35,35 @@ type upOptions struct {
 	daemonChild bool
 	debug       bool
 	grace       time.Duration
+	// names narrows what runs to these resources and what they need;
+	// profiles are the active profiles (see docs/cli.md#up).
+	names    []string
+	profiles []string
 }
 
 func newUpCmd() *cobra.Command {
 	var o upOptions
 	cmd := &cobra.Command{
-		Use:   "up",
-		Short: "Start the project's daemon and run every resource",
+		Use:   "up [NAME...]",
+		Short: "Start the project's daemon and run every resource (or NAME... and what they need)",
 		Long: `Start the project's daemon and run every autostart resource in dependency order.
+
+With NAME... only those resources and everything they need (references,
+wait_for, wait_for_completion, transitively) run. A resource with profiles
+runs only when one of them is given with --profile (repeatable), or when it
+is named. Against a daemon that already runs, NAME... and --profile are added
+to what it runs.
 
 In the foreground (default) every resource's output is streamed, prefixed by
 its name; Ctrl-C stops everything in reverse dependency order (a second Ctrl-C
 forces it). With -d the daemon runs in the background (log in
 .apphost/daemon.log) and up returns once its socket answers. --wait implies -d
 and returns once every autostart resource is Running and Healthy (or Finished).`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runUp(cmd, o) },
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.names = args
+			return runUp(cmd, o)
+		},
 	}
 	f := cmd.Flags()
 	f.BoolVarP(&o.detach, "detach", "d", false, "run the daemon in the background")
@@ -60,6 +73,7 @@ and returns once every autostart resource is Running and Healthy (or Finished).`
 	f.StringVar(&o.output, "output", "", "with --wait: "+outputFlagHelp)
 	f.BoolVar(&o.debug, "debug", false, "log at debug level to .apphost/daemon.log")
 	f.DurationVar(&o.grace, "stop-grace", 10*time.Second, "time between SIGTERM and SIGKILL when stopping a resource")
+	f.StringArrayVar(&o.profiles, "profile", nil, "activate a profile: run resources with profiles = [\"P\"] too (repeatable)")
 	f.BoolVar(&o.daemonChild, "daemon-child", false, "internal: run as the detached daemon")
 	_ = f.MarkHidden("daemon-child")
 	return cmd
@@ -84,12 +98,20 @@ func runUp(cmd *cobra.Command, o upOptions) error {
 	// A daemon killed a moment ago may still hold the lock while its
 	// last thread exits: wait for it rather than report it running.
 	if pid := liveLockHolder(p); pid != 0 {
+		if len(o.names) > 0 || len(o.profiles) > 0 {
+			return upRunning(cmd, p, o)
+		}
 		if !o.detach {
 			return withCode(exitError, fmt.Errorf("apphostd is already running for %s%s; follow it with `apphostd logs -f`, stop it with `apphostd down`", p.Dir, pidNote(pid)))
 		}
 		fmt.Fprintf(os.Stderr, "apphostd is already running for %s%s\n", p.Dir, pidNote(pid))
 		c := api.Dial(p.Socket())
 		defer c.Close()
+		// A plain up asks for the whole project again (a daemon started
+		// with NAME... widens to everything).
+		if err := c.Up(cmd.Context(), nil, nil); err != nil {
+			return daemonErr(p, err)
+		}
 		if o.wait {
 			return waitReady(cmd.Context(), c, waitOptions{timeout: o.timeout, jsonOut: o.jsonOut, forWhat: "healthy", output: o.output, title: "apphostd up"})
 		}
@@ -100,9 +122,15 @@ func runUp(cmd *cobra.Command, o upOptions) error {
 	if err != nil {
 		return withCode(exitError, err)
 	}
-	if _, diags := model.Compile(p.File, src); diags.HasErrors() {
+	g, diags := model.Compile(p.File, src)
+	if diags.HasErrors() {
 		_ = model.WriteDiagnostics(os.Stderr, p.File, src, diags, interactive(os.Stderr))
 		return withCode(exitError, errors.New(""))
+	}
+	// A selected resource that needs one its profiles leave out would
+	// wait forever: refuse before starting anything, naming both.
+	if _, err := daemon.Select(g, o.names, o.profiles); err != nil {
+		return withCode(exitError, err)
 	}
 	if !o.detach {
 		return runDaemon(p, o, true)
@@ -119,7 +147,29 @@ func runUp(cmd *cobra.Command, o upOptions) error {
 	}
 	c := api.Dial(p.Socket())
 	defer c.Close()
-	return waitReady(cmd.Context(), c, waitOptions{timeout: o.timeout, jsonOut: o.jsonOut, forWhat: "healthy", output: o.output, title: "apphostd up"})
+	return waitReady(cmd.Context(), c, waitOptions{names: o.names, timeout: o.timeout, jsonOut: o.jsonOut, forWhat: "healthy", output: o.output, title: "apphostd up"})
+}
+
+// upRunning handles `up NAME...` / `up --profile P` against a daemon that
+// already runs: the daemon adds them to what it runs; with --wait, up
+// waits for the named resources (every selected one without names).
+func upRunning(cmd *cobra.Command, p project.Project, o upOptions) error {
+	c := api.Dial(p.Socket())
+	defer c.Close()
+	if err := c.Up(cmd.Context(), o.names, o.profiles); err != nil {
+		return daemonErr(p, err)
+	}
+	if !o.jsonOut {
+		what := "the project"
+		if len(o.names) > 0 {
+			what = strings.Join(o.names, ", ")
+		}
+		fmt.Fprintf(os.Stderr, "apphostd is already running for %s: starting %s\n", p.Dir, what)
+	}
+	if o.wait {
+		return waitReady(cmd.Context(), c, waitOptions{names: o.names, timeout: o.timeout, jsonOut: o.jsonOut, forWhat: "healthy", output: o.output, title: "apphostd up"})
+	}
+	return printStatusSummary(cmd.Context(), c)
 }
 
 func pidNote(pid int) string {
@@ -140,10 +190,12 @@ func runDaemon(p project.Project, o upOptions, foreground bool) error {
 	}
 	defer closeLog()
 	opts := daemon.Options{
-		Project:      p,
-		Log:          log,
-		Version:      version,
-		StopGrace:    o.grace,
+		Project:   p,
+		Log:       log,
+		Version:   version,
+		StopGrace: o.grace,
+		Select:    o.names,
+		Profiles:  o.profiles,
 	}
 	var d *daemon.Daemon
 	opts.ExtraDrivers = extraDrivers(p, log, func(id, image string) {
@@ -256,6 +308,12 @@ func spawnDaemon(p project.Project, o upOptions) (int, error) {
 	args := []string{"up", "--daemon-child", "-f", p.File, "--stop-grace", o.grace.String()}
 	if o.debug {
 		args = append(args, "--debug")
+	}
+	for _, pr := range o.profiles {
+		args = append(args, "--profile", pr)
+	}
+	if len(o.names) > 0 {
+		args = append(append(args, "--"), o.names...)
 	}
 	cmd := exec.Command(exe, args...)
 	cmd.Dir = p.Dir

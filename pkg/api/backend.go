@@ -25,9 +25,19 @@ type Backend interface {
 	Logs(ctx context.Context, q LogQuery, emit func(LogLine) error) error
 	// Start, Stop and Restart act on one resource and return once the target
 	// state is reached or ctx ends. ErrNotFound if unknown.
+	// Commands on one resource are queued, never run at once; a command
+	// that repeats the one in flight joins it (see docs/daemon.md).
 	Start(ctx context.Context, name string) error
 	Stop(ctx context.Context, name string) error
 	Restart(ctx context.Context, name string) error
+	// Rerun runs a job again now, whatever its run = "once" record says,
+	// and returns once it has finished (or failed).
+	Rerun(ctx context.Context, name string) error
+	// Up widens what runs: the named resources and what they need, and
+	// the given profiles; no names means the whole project. It returns
+	// at once. ErrConflict if a named resource needs one its profiles
+	// leave out; ErrNotFound for an unknown name.
+	Up(ctx context.Context, names, profiles []string) error
 	// Reload re-reads the project file now and returns the config status.
 	Reload(ctx context.Context) (status.ConfigStatus, error)
 	// Graph renders the current graph: format "json", "dot" or "mermaid".
@@ -65,4 +75,14 @@ type Info struct {
 	Project   string    `json:"project"`
 	File      string    `json:"file"`
 	StartedAt time.Time `json:"started_at"`
+	// Isolation is how executables are contained: "cgroup2",
+	// "cgroup1", "cgroup-hybrid" or "process-groups", and why.
+	Isolation *Isolation `json:"isolation,omitempty"`
+}
+
+// Isolation describes the daemon's containment of executables.
+type Isolation struct {
+	Mode   string   `json:"mode"`
+	Detail string   `json:"detail"`
+	Limits []string `json:"limits,omitempty"`
 }

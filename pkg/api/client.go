@@ -136,6 +136,23 @@ func (c *Client) Restart(ctx context.Context, name string, timeout time.Duration
 	return c.action(ctx, "restart", name, timeout)
 }
 
+// Rerun runs a job again, ignoring its run = "once" record; see Start.
+func (c *Client) Rerun(ctx context.Context, name string, timeout time.Duration) (status.Resource, error) {
+	return c.action(ctx, "rerun", name, timeout)
+}
+
+// Up asks a running daemon to also run the named resources (and what
+// they need) with the given profiles active; no names: the whole project.
+// It returns once the daemon has accepted, not once they are ready.
+func (c *Client) Up(ctx context.Context, names, profiles []string) error {
+	resp, err := c.do(ctx, http.MethodPost, "/v1/up", url.Values{"resource": names, "profile": profiles})
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}
+
 func (c *Client) action(ctx context.Context, verb, name string, timeout time.Duration) (status.Resource, error) {
 	q := url.Values{}
 	if timeout > 0 {

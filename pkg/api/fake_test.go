@@ -173,6 +173,20 @@ func (f *fakeBackend) Restart(ctx context.Context, name string) error {
 	return f.act(ctx, "restart", name, status.Running)
 }
 
+func (f *fakeBackend) Rerun(ctx context.Context, name string) error {
+	return f.act(ctx, "rerun", name, status.Finished)
+}
+
+func (f *fakeBackend) Up(_ context.Context, names, profiles []string) error {
+	for _, n := range names {
+		if _, ok := f.store.Get(n); !ok {
+			return fmt.Errorf("resource %q: %w", n, ErrNotFound)
+		}
+	}
+	f.record(fmt.Sprintf("up %v %v", names, profiles))
+	return nil
+}
+
 func (f *fakeBackend) Reload(ctx context.Context) (status.ConfigStatus, error) {
 	f.record("reload")
 	f.mu.Lock()

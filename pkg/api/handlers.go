@@ -52,7 +52,16 @@ func (s *Server) action(verb string, fn func(Backend, context.Context, string) e
 		defer cancel()
 		if err := fn(s.b, ctx, name); err != nil {
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) && r.Context().Err() == nil && !errors.Is(err, ErrNotFound) {
-				return fmt.Errorf("%s %s: not done after %s: %w", verb, name, d, ErrTimeout)
+				// Say where it got to: the state and reason it is stuck in.
+				where := ""
+				if res, derr := s.b.Describe(name); derr == nil {
+					where = fmt.Sprintf(" (%s is %s", name, res.State)
+					if res.Reason != "" {
+						where += ": " + res.Reason
+					}
+					where += ")"
+				}
+				return fmt.Errorf("%s %s: not done after %s%s: %w", verb, name, d, where, ErrTimeout)
 			}
 			return fmt.Errorf("%s %s: %w", verb, name, err)
 		}
@@ -63,6 +72,28 @@ func (s *Server) action(verb string, fn func(Backend, context.Context, string) e
 		writeJSON(w, http.StatusOK, res)
 		return nil
 	}
+}
+
+// postUp widens the daemon's selection: ?resource=NAME (repeatable) and
+// ?profile=P (repeatable). It answers 202 at once; readiness comes
+// through /v1/events.
+func (s *Server) postUp(w http.ResponseWriter, r *http.Request) error {
+	q, err := query(r.URL.RawQuery)
+	if err != nil {
+		return err
+	}
+	if err := s.b.Up(r.Context(), q["resource"], q["profile"]); err != nil {
+		return fmt.Errorf("up: %w", err)
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"status": "accepted", "resources": nonNil(q["resource"]), "profiles": nonNil(q["profile"])})
+	return nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 // postReload answers 200 with the ConfigStatus of a good load, 422 with the

@@ -24,6 +24,8 @@ func (s *Server) routes() http.Handler {
 	handle("/v1/resources/{name}/start", post(s.action("start", Backend.Start)))
 	handle("/v1/resources/{name}/stop", post(s.action("stop", Backend.Stop)))
 	handle("/v1/resources/{name}/restart", post(s.action("restart", Backend.Restart)))
+	handle("/v1/resources/{name}/rerun", post(s.action("rerun", Backend.Rerun)))
+	handle("/v1/up", post(s.postUp))
 	handle("/v1/events", get(s.getEvents))
 	handle("/v1/logs", get(s.getLogs))
 	handle("/v1/reload", post(s.postReload))

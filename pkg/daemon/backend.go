@@ -18,7 +18,9 @@ var _ api.Backend = (*Daemon)(nil)
 
 // Info describes the daemon.
 func (d *Daemon) Info() api.Info {
-	return api.Info{Version: d.opts.Version, PID: os.Getpid(), Project: d.proj.Dir, File: d.proj.File, StartedAt: d.started}
+	iso := d.Isolation()
+	return api.Info{Version: d.opts.Version, PID: os.Getpid(), Project: d.proj.Dir, File: d.proj.File, StartedAt: d.started,
+		Isolation: &api.Isolation{Mode: string(iso.Mode), Detail: iso.Detail, Limits: iso.Limits}}
 }
 
 // Describe returns one resource with its masked environment.
@@ -63,60 +65,100 @@ func (d *Daemon) mapErr(err error) error {
 	return err
 }
 
-// Start starts a resource and waits until it is ready (or failed).
+// Start starts a resource and what it needs (references, wait_for,
+// wait_for_completion, transitively) and waits until it is ready, or
+// failed. A dependency that its profiles leave out and that is not
+// running is an error naming both (ErrConflict). Commands on one resource
+// are queued (actions.go); a start joins a start in flight.
 func (d *Daemon) Start(ctx context.Context, name string) error {
-	if err := d.rec.StartResource(name); err != nil {
-		return d.mapErr(err)
-	}
-	return d.waitSettled(ctx, name, time.Now())
+	return d.act(ctx, name, "start", func(ctx context.Context) error {
+		order, err := d.startClosure(name)
+		if err != nil {
+			return err
+		}
+		for _, dep := range order[:len(order)-1] {
+			if err := d.rec.EnsureStarted(dep); err != nil {
+				return d.mapErr(err)
+			}
+		}
+		t0, gen := time.Now(), d.rec.Generation(name)
+		if err := d.rec.StartResource(name); err != nil {
+			return d.mapErr(err)
+		}
+		return d.waitSettled(ctx, name, t0, d.rec.Generation(name) != gen)
+	})
 }
 
 // Stop stops a resource and waits until every instance has ended.
 func (d *Daemon) Stop(ctx context.Context, name string) error {
-	if err := d.rec.StopResource(name); err != nil {
-		return d.mapErr(err)
-	}
-	_, err := d.rec.WaitFor(ctx, name, func(s status.Resource) bool {
-		for _, in := range s.Instances {
-			if in.State == status.Running || in.State == status.Starting || in.State == status.Stopping {
-				return false
-			}
+	return d.act(ctx, name, "stop", func(ctx context.Context) error {
+		if err := d.rec.StopResource(name); err != nil {
+			return d.mapErr(err)
 		}
-		return true
+		_, err := d.rec.WaitFor(ctx, name, func(s status.Resource) bool {
+			for _, in := range s.Instances {
+				if in.State == status.Running || in.State == status.Starting || in.State == status.Stopping {
+					return false
+				}
+			}
+			return true
+		})
+		if err != nil {
+			return d.notReached(name, err)
+		}
+		return nil
 	})
-	return err
 }
 
-// Restart replaces a resource's instances and waits for the new ones.
+// Restart replaces a resource's instances and waits until the new ones
+// are ready (Running and Healthy), or failed. A restart asked for while
+// one is in flight joins it: one restart, both callers answered when it
+// is done (actions.go).
 func (d *Daemon) Restart(ctx context.Context, name string) error {
-	before, _ := d.store.Get(name)
-	if err := d.rec.RestartResource(name); err != nil {
-		return d.mapErr(err)
-	}
-	old := map[int]bool{}
-	for _, in := range before.Instances {
-		if in.PID != 0 {
-			old[in.PID] = true
+	return d.act(ctx, name, "restart", func(ctx context.Context) error {
+		before, _ := d.store.Get(name)
+		t0 := time.Now()
+		if err := d.rec.RestartResource(name); err != nil {
+			return d.mapErr(err)
 		}
-	}
-	_, err := d.rec.WaitFor(ctx, name, func(s status.Resource) bool {
-		for _, in := range s.Instances {
-			if old[in.PID] {
-				return false
+		old := map[int]bool{}
+		for _, in := range before.Instances {
+			if in.PID != 0 {
+				old[in.PID] = true
 			}
+		}
+		_, err := d.rec.WaitFor(ctx, name, func(s status.Resource) bool {
+			for _, in := range s.Instances {
+				if old[in.PID] {
+					return false
+				}
+			}
+			// Started since the request: an old instance that merely
+			// ended (Exited by the stop) is not the answer.
+			return s.State == status.FailedToStart || (!s.StartedAt.Before(t0) && (s.Ready() || s.Failed()))
+		})
+		if err != nil {
+			return d.notReached(name, err)
+		}
+		return d.failure(name)
+	})
+}
+
+// waitSettled waits until name is ready or failed. If the start made an
+// ended resource run again (rerun), only a state reached by a run started
+// since t0 counts.
+func (d *Daemon) waitSettled(ctx context.Context, name string, t0 time.Time, rerun bool) error {
+	_, err := d.rec.WaitFor(ctx, name, func(s status.Resource) bool {
+		if s.State == status.FailedToStart {
+			return true
+		}
+		if rerun && s.StartedAt.Before(t0) {
+			return false
 		}
 		return s.Ready() || s.Failed()
 	})
 	if err != nil {
-		return err
-	}
-	return d.failure(name)
-}
-
-func (d *Daemon) waitSettled(ctx context.Context, name string, _ time.Time) error {
-	_, err := d.rec.WaitFor(ctx, name, func(s status.Resource) bool { return s.Ready() || s.Failed() })
-	if err != nil {
-		return err
+		return d.notReached(name, err)
 	}
 	return d.failure(name)
 }

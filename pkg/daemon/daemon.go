@@ -30,7 +30,6 @@ import (
 	"github.com/apphostd/apphostd/pkg/project"
 	"github.com/apphostd/apphostd/pkg/reconcile"
 	"github.com/apphostd/apphostd/pkg/runtime"
-	"github.com/apphostd/apphostd/pkg/runtime/process"
 	"github.com/apphostd/apphostd/pkg/status"
 	"github.com/apphostd/apphostd/pkg/watch"
 )
@@ -53,6 +52,12 @@ type Options struct {
 	ExtraDrivers map[string]runtime.Driver
 	// Ready, if set, is closed once the socket answers.
 	Ready chan<- struct{}
+	// Select narrows what runs to these resources and what they need
+	// (`up NAME...`); empty: the whole project. Profiles are the active
+	// profiles (`up --profile`). Both are kept across reloads and widened
+	// by later `up`s (see selection.go).
+	Select   []string
+	Profiles []string
 }
 
 // Daemon runs one project.
@@ -70,6 +75,10 @@ type Daemon struct {
 	started time.Time
 	// mask hides the current graph's secrets in daemon.log (see maskLogger).
 	mask *secretMask
+	// lc is the lifecycle state (selection, run-once records, command
+	// queue, sockets); see lifecycle.go.
+	lc     *lifecycleState
+	lcOnce sync.Once
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -161,7 +170,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.secrets, err = discovery.LoadSecrets(d.proj.SecretsFile()); err != nil {
 		return err
 	}
-	d.drivers = map[string]runtime.Driver{model.KindExecutable: process.New(d.log.Named("process"))}
+	d.drivers = map[string]runtime.Driver{model.KindExecutable: d.initLifecycle()}
 	for k, v := range d.opts.ExtraDrivers {
 		d.drivers[k] = v
 	}
@@ -175,6 +184,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		LogPath:            func(id string) string { return filepath.Join(d.proj.LogDir(), id+".log") },
 		NewProber:          d.probeFactory,
 		StopGrace:          d.opts.StopGrace,
+		Once:               d.lifecycle().once,
 		OnInstancesChanged: d.requestSave,
 		OnInstanceStarted: func(resource string, rec reconcile.Record) {
 			d.logs.Follow(resource, rec.ID, filepath.Join(d.proj.LogDir(), rec.ID+".log"))
@@ -201,6 +211,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 		}
 	}
+	d.sweepCgroups(ctx, adopted)
 	// What a dead daemon left that cannot be adopted (started but not yet
 	// recorded, or left in the group of a gone instance) is stopped before
 	// anything starts, so nothing runs twice and nothing is orphaned.
@@ -273,6 +284,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.cancel()
 	<-saveDone
 	d.saveState()
+	d.lifecycle().once.flush()
 	d.log.Info("stopped")
 	return err
 }
@@ -318,7 +330,8 @@ func (d *Daemon) apply(src []byte, g *model.Graph) error {
 	} else {
 		d.mask.set(nil)
 	}
-	d.rec.SetDesired(&reconcile.Desired{Graph: g, Resolved: res})
+	sel, once := d.lifecycleDesired(g, res)
+	d.rec.SetDesired(&reconcile.Desired{Graph: g, Resolved: res, Selection: sel, OnceKeys: once})
 	d.store.SetConfig(status.ConfigStatus{File: d.proj.File, Generation: gen, LoadedAt: time.Now(), OK: true})
 	d.requestSave()
 	return nil

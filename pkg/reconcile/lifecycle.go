@@ -108,6 +108,19 @@ func (r *Reconciler) EnsureStarted(name string) error {
 	return nil
 }
 
+// Generation returns the resource's generation: it changes whenever its
+// instances are to be replaced or run again (restart, a start of an ended
+// resource, a dependency restart under on_dependency_restart = restart).
+// Callers compare it around a command to know whether a new run follows.
+func (r *Reconciler) Generation(name string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if st := r.res[name]; st != nil {
+		return st.gen
+	}
+	return 0
+}
+
 // stampLocked records, on an instance about to start, the epochs of the
 // dependencies it starts against and the run = "once" identity it runs
 // with.
