@@ -60,7 +60,7 @@ func (d *Daemon) initLifecycle() runtime.Driver {
 func (d *Daemon) lifecycle() *lifecycleState {
 	d.lcOnce.Do(func() {
 		d.lc = &lifecycleState{acts: newActions(), sockets: map[int]bool{}}
-		d.lc.sel = selectionSpec{names: union(nil, d.opts.Select), profiles: union(nil, d.opts.Profiles)}
+		d.lc.sel = selectionSpec{all: len(d.opts.Select) == 0, names: union(nil, d.opts.Select), profiles: union(nil, d.opts.Profiles)}
 	})
 	return d.lc
 }
@@ -102,25 +102,21 @@ func (d *Daemon) lifecycleDesired(g *model.Graph, res *discovery.Result) (reconc
 	lc.mu.Lock()
 	spec := lc.sel
 	lc.mu.Unlock()
-	sel, err := Select(g, spec.names, spec.profiles)
+	sel, err := selectFor(g, spec)
 	if err != nil {
 		d.log.Warn("selection", zap.Error(err))
-		if errors.Is(err, ErrUnselectable) {
-			// Still valid: the blocked resources wait with the reason.
-		} else {
-			// Names that no longer exist: keep what does.
+		if !errors.Is(err, ErrUnselectable) {
+			// Names that are no longer in the file: keep the rest. (An
+			// unselectable resource is still a valid selection: it
+			// waits, with the reason.)
 			var keep []string
 			for _, n := range spec.names {
 				if g.Resources[n] != nil {
 					keep = append(keep, n)
 				}
 			}
-			if len(keep) == 0 && len(spec.names) > 0 {
-				// Nothing named is left: select nothing rather than all.
-				sel = reconcile.Selection{Enabled: map[string]bool{}, Requested: map[string]bool{}}
-			} else {
-				sel, _ = Select(g, keep, spec.profiles)
-			}
+			spec.names = keep
+			sel, _ = selectFor(g, spec)
 		}
 	}
 	keys, warns := onceKeys(g, res, d.proj.Dir)
@@ -209,12 +205,9 @@ func (d *Daemon) Up(_ context.Context, names, profiles []string) error {
 	}
 	lc := d.lifecycle()
 	lc.mu.Lock()
-	next := lc.sel.add(names, profiles)
-	if len(names) == 0 {
-		next.names = nil
-	}
+	next := lc.sel.add(len(names) == 0, names, profiles)
 	lc.mu.Unlock()
-	if _, err := Select(g, next.names, next.profiles); err != nil {
+	if _, err := selectFor(g, next); err != nil {
 		if errors.Is(err, ErrUnselectable) {
 			return fmt.Errorf("%w: %v", api.ErrConflict, err)
 		}
@@ -262,9 +255,9 @@ func (d *Daemon) startClosure(name string) ([]string, error) {
 	lc.mu.Lock()
 	spec := lc.sel
 	lc.mu.Unlock()
-	sel, _ := Select(g, spec.names, spec.profiles)
+	sel, _ := selectFor(g, spec)
 	allowed := func(n string) bool {
-		if sel.Requested[n] || (sel.Enabled != nil && sel.Enabled[n] && len(spec.names) == 0) {
+		if sel.Enabled[n] {
 			return true
 		}
 		s, ok := d.store.Get(n)

@@ -26,14 +26,16 @@ import (
 // needs one that its profiles leave out.
 var ErrUnselectable = errors.New("needs a resource left out by its profiles")
 
-// selectionSpec is the daemon's record of what `up` asked for.
+// selectionSpec is the daemon's record of what `up`s asked for.
 type selectionSpec struct {
-	names    []string // sorted, unique; empty = the whole project
-	profiles []string // sorted, unique
+	all      bool     // the whole project (a plain up)
+	names    []string // requested by name, sorted, unique
+	profiles []string // active, sorted, unique
 }
 
-func (s selectionSpec) add(names, profiles []string) selectionSpec {
-	return selectionSpec{names: union(s.names, names), profiles: union(s.profiles, profiles)}
+// add widens s: more names and profiles; all once a plain up asked.
+func (s selectionSpec) add(all bool, names, profiles []string) selectionSpec {
+	return selectionSpec{all: s.all || all, names: union(s.names, names), profiles: union(s.profiles, profiles)}
 }
 
 func union(a, b []string) []string {
@@ -55,6 +57,13 @@ func union(a, b []string) []string {
 // the returned error, which names both (and wraps ErrUnselectable); the
 // Selection is valid either way.
 func Select(g *model.Graph, names, profiles []string) (reconcile.Selection, error) {
+	return selectFor(g, selectionSpec{all: len(names) == 0, names: names, profiles: profiles})
+}
+
+// selectFor computes the selection of a spec: the whole project (by
+// profile) if spec.all, plus the named resources and what they need.
+func selectFor(g *model.Graph, spec selectionSpec) (reconcile.Selection, error) {
+	names, profiles := spec.names, spec.profiles
 	active := map[string]bool{}
 	for _, p := range profiles {
 		active[p] = true
@@ -84,13 +93,14 @@ func Select(g *model.Graph, names, profiles []string) (reconcile.Selection, erro
 	for _, n := range names {
 		named[n] = true
 	}
-	if len(names) == 0 {
+	if spec.all {
 		for n, r := range g.Resources {
 			if profiled(r) {
 				sel.Enabled[n] = true
 			}
 		}
-	} else {
+	}
+	if len(names) > 0 {
 		sel.Requested = map[string]bool{}
 		var visit func(n string)
 		visit = func(n string) {
@@ -123,7 +133,7 @@ func Select(g *model.Graph, names, profiles []string) (reconcile.Selection, erro
 		if !sel.Enabled[n] || !runs(r) {
 			continue
 		}
-		if len(names) == 0 && !r.Autostart {
+		if !r.Autostart && !sel.Requested[n] {
 			continue // not started by up anyway; `start` checks its own
 		}
 		if why := needsOut(g, r, sel, profiled, named); why != "" {

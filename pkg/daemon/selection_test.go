@@ -135,3 +135,30 @@ func TestNeedsForStart(t *testing.T) {
 		t.Errorf("with debugdb running: %v", err)
 	}
 }
+
+func TestSelectionSpecWidens(t *testing.T) {
+	g := compileSel(t, selectionProject)
+	spec := selectionSpec{names: []string{"api"}}
+	// `up web` against a daemon started with `up api`: both chains.
+	spec = spec.add(false, []string{"web"}, nil)
+	sel, err := selectFor(g, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := keys(sel.Enabled); got != "db,migrate,api,web" {
+		t.Errorf("api + web: %s", got)
+	}
+	// A plain up widens to the whole project and keeps the names (a
+	// named autostart = false resource keeps running).
+	spec = spec.add(true, []string{"manual"}, nil)
+	sel, _ = selectFor(g, spec)
+	if got := keys(sel.Enabled); got != "db,migrate,api,web,broken,manual" || !sel.Requested["manual"] {
+		t.Errorf("all + names: enabled %s requested %v", got, sel.Requested)
+	}
+	// A profile widens further; nothing is blocked then.
+	spec = spec.add(true, nil, []string{"debug"})
+	sel, err = selectFor(g, spec)
+	if err != nil || !sel.Enabled["debugdb"] || len(sel.Blocked) != 0 {
+		t.Errorf("with debug: %v %v %v", err, sel.Enabled, sel.Blocked)
+	}
+}
