@@ -551,3 +551,43 @@ executable "srv" {
 		t.Fatalf("srv: %s %q; want FailedToStart naming pid %d", res.State, res.Reason, os.Getpid())
 	}
 }
+
+func TestDownAfterDaemonCrashSweepsCgroups(t *testing.T) {
+	p := newProject(t, `
+executable "forker" {
+  command = "sh"
+  args    = ["-c", "setsid sh -c 'echo $$ >> pids; sleep 300 & echo $! >> pids; wait' & sleep 300 & echo $! >> pids; wait"]
+}
+`)
+	p.mustRun("up", "-d")
+	if iso := isolation(t, p); iso.Mode == "process-groups" {
+		t.Skipf("no cgroups here: %s", iso.Detail)
+	}
+	var pids []int
+	p.eventually("three descendants", 10*time.Second, func() bool {
+		b, _ := os.ReadFile(filepath.Join(p.dir, "pids"))
+		pids = pids[:0]
+		for _, f := range strings.Fields(string(b)) {
+			n, _ := strconv.Atoi(f)
+			pids = append(pids, n)
+		}
+		return len(pids) >= 3
+	})
+	var info api.Info
+	p.api("GET", "/v1/info", &info)
+	leader := p.pid("forker")
+	// The daemon dies, and so does the resource's leader: what it started
+	// outside its process group is reachable only through its cgroup.
+	kill(t, info.PID, syscall.SIGKILL)
+	kill(t, leader, syscall.SIGKILL)
+	p.eventually("daemon gone", 10*time.Second, func() bool { return !alive(info.PID) })
+	out, code := p.run("down", "--timeout", "30s")
+	if code != 0 {
+		t.Fatalf("down: exit %d\n%s", code, out)
+	}
+	for _, pid := range pids {
+		if alive(pid) {
+			t.Errorf("pid %d survived down after a daemon crash", pid)
+		}
+	}
+}

@@ -39,8 +39,17 @@ func newCgroupDriver(t testing.TB, name string) *Driver {
 		stopAll(d)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
+		sts, _ := d.List(ctx)
+		for _, st := range sts {
+			_ = d.Delete(ctx, st.ID) // removes the instance's cgroup
+		}
 		_, _ = d.SweepCgroups(ctx, nil)
 		d.Cleanup(ctx)
+		for _, dir := range d.cg.projectDirs() {
+			if _, err := os.Stat(dir); err == nil {
+				t.Errorf("project cgroup %s left after the test", dir)
+			}
+		}
 	})
 	return d
 }
