@@ -12,8 +12,8 @@ import (
 
 	"github.com/apphostd/apphostd/pkg/api"
 	"github.com/apphostd/apphostd/pkg/project"
-	"github.com/apphostd/apphostd/pkg/runtime/process"
 	"github.com/apphostd/apphostd/pkg/runtime/containerd"
+	"github.com/apphostd/apphostd/pkg/runtime/process"
 )
 
 func init() { register(newDoctorCmd) }
