@@ -93,7 +93,7 @@ type Daemon struct {
 	reloadMu     sync.Mutex // serialises reloads
 	shutdownOnce sync.Once
 	shutdownCh   chan struct{} // closed to begin an orderly shutdown
-	saveCh       chan struct{}
+	saver        *stateSaver   // writes state.json (see persist.go)
 }
 
 // ConfigError is returned by Run when the project file does not compile at
@@ -119,7 +119,7 @@ func New(opts Options) *Daemon {
 	mask := &secretMask{}
 	opts.Log = maskLogger(opts.Log, mask)
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Daemon{
+	d := &Daemon{
 		opts:       opts,
 		proj:       opts.Project,
 		log:        opts.Log,
@@ -128,8 +128,9 @@ func New(opts Options) *Daemon {
 		ctx:        ctx,
 		cancel:     cancel,
 		shutdownCh: make(chan struct{}),
-		saveCh:     make(chan struct{}, 1),
 	}
+	d.saver = newStateSaver(d.saveState)
+	return d
 }
 
 // Store exposes the status store (for the foreground progress printer).
@@ -185,7 +186,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		NewProber:          d.probeFactory,
 		StopGrace:          d.opts.StopGrace,
 		Once:               d.lifecycle().once,
-		OnInstancesChanged: d.requestSave,
+		OnInstancesChanged: d.saver.save, // waits: recorded before shown Running (persist.go)
 		OnInstanceStarted: func(resource string, rec reconcile.Record) {
 			d.logs.Follow(resource, rec.ID, filepath.Join(d.proj.LogDir(), rec.ID+".log"))
 		},
@@ -218,6 +219,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if n := sweepStrays(d.proj.LogDir(), adopted, lost, d.opts.StopGrace, d.log); n > 0 {
 		d.log.Warn("stopped processes left by a previous daemon", zap.Int("count", n))
 	}
+	saveDone := make(chan struct{})
+	go func() { defer close(saveDone); d.saver.loop(d.ctx.Done()) }()
 	d.rec.Run()
 	defer d.rec.Close()
 
@@ -255,8 +258,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	saveDone := make(chan struct{})
-	go func() { defer close(saveDone); d.saveLoop() }()
 	d.log.Info("daemon ready", zap.String("project", d.proj.Dir), zap.Int("pid", os.Getpid()))
 
 	select {
@@ -373,27 +374,7 @@ func (d *Daemon) ReloadFromDisk() (status.ConfigStatus, error) {
 	return d.reload(src), nil
 }
 
-func (d *Daemon) requestSave() {
-	select {
-	case d.saveCh <- struct{}{}:
-	default:
-	}
-}
-
-// saveLoop writes state as soon as it is asked to, so a daemon killed
-// just after a start has it recorded; requests made during a write
-// coalesce into the next one (saveCh holds one), so a burst of 100 starts
-// is a few writes, not 100.
-func (d *Daemon) saveLoop() {
-	for {
-		select {
-		case <-d.ctx.Done():
-			return
-		case <-d.saveCh:
-		}
-		d.saveState()
-	}
-}
+func (d *Daemon) requestSave() { d.saver.request() }
 
 func (d *Daemon) saveState() {
 	if d.rec == nil {

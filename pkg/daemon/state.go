@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"go.uber.org/zap"
 
-	"github.com/apphostd/apphostd/pkg/fsutil"
 	"github.com/apphostd/apphostd/pkg/reconcile"
 )
 
@@ -43,8 +43,36 @@ func loadState(path string, log *zap.Logger) persistedState {
 	return st
 }
 
+// writeState replaces path atomically: a temp file in the same directory,
+// then rename(2), so a reader (or a daemon killed mid-write) sees the old
+// or the new document, never a torn one. It does not fsync: state.json
+// exists to survive the daemon's death, and the kernel keeps what a dead
+// process wrote; only a power loss or kernel crash could lose the write,
+// and no recorded process survives those anyway (a file they leave empty
+// or torn is set aside as corrupt at the next start). Skipping the fsync
+// matters: the reconciler waits for this write before it shows a started
+// instance as Running, and with fsync a bring-up of 100 was ~30% slower.
 func writeState(path string, st persistedState) error {
-	return fsutil.WriteJSONAtomic(path, st)
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*") // mode 0600
+	if err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	_, werr := f.Write(append(b, '\n'))
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(f.Name(), path)
+	}
+	if werr != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write state: %w", werr)
+	}
+	return nil
 }
 
 // ReadRecords returns the instances recorded in a state file, for `down`

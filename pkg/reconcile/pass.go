@@ -105,13 +105,17 @@ func (r *Reconciler) reconcile(name string) time.Duration {
 			case in.phase == phaseRunning:
 				if changed {
 					in.stopRequested = true
+					in.replacing = true
 					in.phase = phaseStopping
 					stops = append(stops, in)
 				} else if in.prober == nil && r.opts.NewProber != nil && mr.Health != nil {
 					r.startProberLocked(name, mr, dr, in)
 				}
 			default: // exited or failed
-				if changed {
+				// replacing: it was stopped to be replaced, and the spec
+				// may since have changed back to its own (an edit undone
+				// while it stopped); it must run again either way.
+				if changed || in.replacing {
 					if depsOK {
 						starts = append(starts, r.planStartLocked(st, rep, want, mr, drv, in))
 					}

@@ -118,6 +118,10 @@ type instance struct {
 	prober        Prober
 	failReason    string
 	terminal      bool // failReason can never clear without a spec change
+
+	// replacing: stopped because its spec changed (or a restart), so a
+	// replacement must start once it has ended.
+	replacing bool
 }
 
 // resource is the reconciler's per-resource bookkeeping, guarded by mu.
