@@ -591,3 +591,43 @@ executable "forker" {
 		}
 	}
 }
+
+func TestOrdinaryPortReservedUntilStart(t *testing.T) {
+	p := newProject(t, `
+executable "gate" {
+  command = "sleep"
+  args    = ["2"]
+}
+executable "api" {
+  command             = "SERVER"
+  wait_for_completion = [executable.gate]
+  endpoint "http" { env = "PORT" }
+  health {
+    http { path = "/healthz" }
+  }
+}
+`)
+	p.mustRun("up", "-d")
+	r := p.ps()["api"]
+	if r.State != status.Waiting || len(r.Endpoints) == 0 {
+		t.Fatalf("api: %s %v; want Waiting with its port allocated", r.State, r.Endpoints)
+	}
+	port := r.Endpoints[0].Port
+	// Reserved while api waits: nobody can bind it (not even with
+	// SO_REUSEADDR, which Go sets), and nothing answers on it.
+	if ln, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
+		ln.Close()
+		t.Fatalf("could bind api's port %d while api waited", port)
+	}
+	if c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second); err == nil {
+		c.Close()
+		t.Fatal("a reserved port accepted a connection")
+	}
+	// Released just before exec: api binds it and becomes healthy.
+	p.mustRun("wait", "api", "--timeout", "60s")
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}

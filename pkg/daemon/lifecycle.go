@@ -138,7 +138,58 @@ func (d *Daemon) lifecycleDesired(g *model.Graph, res *discovery.Result) (reconc
 		}
 	}
 	d.releaseSockets(res)
+	d.reservePorts(g, res)
 	return sel, keys
+}
+
+// reservePorts holds the ports of executables that do not run yet, from
+// allocation until their instance execs (process/reserve.go), so nothing
+// else takes them while they wait for their dependencies. Instances that
+// run (or are starting or stopping) bind their own ports and are left
+// alone. Called before the desired state is swapped in, so a start it
+// leads to always releases after the reservation.
+func (d *Daemon) reservePorts(g *model.Graph, res *discovery.Result) {
+	lc := d.lifecycle()
+	if lc.listeners == nil {
+		return
+	}
+	live := map[string]bool{}
+	for _, r := range d.store.List() {
+		for _, in := range r.Instances {
+			if in.State == status.Running || in.State == status.Starting || in.State == status.Stopping {
+				live[in.ID] = true
+			}
+		}
+	}
+	want := map[string][]int{}
+	for name, r := range g.Resources {
+		rr := res.Resources[name]
+		if r.BaseKind != model.KindExecutable || rr == nil || rr.Fail != "" {
+			continue
+		}
+		for _, in := range rr.Instances {
+			if live[in.Spec.ID] {
+				continue
+			}
+			for _, e := range rr.Endpoints {
+				ep := endpointNamed(r, e.Name)
+				if e.Replica != in.Spec.Replica || ep == nil || ep.Proxy || ep.Socket {
+					continue
+				}
+				want[in.Spec.ID] = append(want[in.Spec.ID], e.TargetPort)
+			}
+		}
+	}
+	lc.listeners.SetReservations(want)
+}
+
+func endpointNamed(r *model.Resource, name string) *model.Endpoint {
+	for _, e := range r.Endpoints {
+		if e.Name == name {
+			return e
+		}
+	}
+	return nil
 }
 
 func limitNames(l *model.Limits) []string {

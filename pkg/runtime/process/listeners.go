@@ -26,13 +26,20 @@ import (
 // description, which the child shares).
 //
 // All methods are safe for concurrent use; mu guards byPort.
+//
+// It also keeps port reservations for ordinary endpoints (reserve.go).
 type Listeners struct {
 	mu     sync.Mutex
 	byPort map[int]*os.File
+	// reserved: bound, not listening sockets holding a port for an
+	// instance that has not started yet, by instance ID.
+	reserved map[string]map[int]*os.File
 }
 
 // NewListeners returns an empty registry.
-func NewListeners() *Listeners { return &Listeners{byPort: map[int]*os.File{}} }
+func NewListeners() *Listeners {
+	return &Listeners{byPort: map[int]*os.File{}, reserved: map[string]map[int]*os.File{}}
+}
 
 // listenBacklog is the accept queue asked for; the kernel caps it at
 // net.core.somaxconn.
@@ -84,13 +91,19 @@ func (l *Listeners) Release(port int) {
 	}
 }
 
-// Close releases every socket.
+// Close releases every socket and reservation.
 func (l *Listeners) Close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for p, f := range l.byPort {
 		f.Close()
 		delete(l.byPort, p)
+	}
+	for owner, ports := range l.reserved {
+		for _, f := range ports {
+			f.Close()
+		}
+		delete(l.reserved, owner)
 	}
 }
 

@@ -120,3 +120,46 @@ func TestListenersAdoptTakesSocketFromProcess(t *testing.T) {
 	}
 	c.Close()
 }
+
+func TestReservationHoldsPortUntilStart(t *testing.T) {
+	ls := NewListeners()
+	defer ls.Close()
+	d := NewWithOptions(Options{Listeners: ls})
+	t.Cleanup(func() { stopAll(d) })
+	port := freePort(t)
+	other := freePort(t)
+	if n := ls.SetReservations(map[string][]int{"api": {port}, "web": {other}}); n != 2 {
+		t.Fatalf("reserved %d ports, want 2", n)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	// Held: no bind, even with SO_REUSEADDR (Go's net.Listen sets it) or
+	// on the wildcard address; connections are refused (nothing listens).
+	for _, a := range []string{addr, "0.0.0.0:" + strconv.Itoa(port)} {
+		if ln, err := net.Listen("tcp4", a); err == nil {
+			ln.Close()
+			t.Fatalf("could bind reserved %s", a)
+		}
+	}
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Fatal("a reserved port accepted a connection")
+	}
+	// Starting the instance releases its ports (the program binds them).
+	mustStart(t, d, shSpec(t, "api", "sleep 300"))
+	if ls.Reserved("api", port) {
+		t.Fatal("still reserved after the instance started")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("port not free for the started instance: %v", err)
+	}
+	ln.Close()
+	if !ls.Reserved("web", other) {
+		t.Fatal("another instance's reservation was released")
+	}
+	// Dropping it from the wanted set releases it.
+	ls.SetReservations(nil)
+	if ls.Reserved("web", other) {
+		t.Fatal("reservation kept after SetReservations(nil)")
+	}
+}

@@ -119,6 +119,9 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Status, 
 	// instance is recorded below, so mu need not be held across the fork:
 	// holding it made every Wait, Inspect and Delete queue behind it.
 	d.mu.Unlock()
+	// The daemon held this instance's ports since allocation; the program
+	// binds them itself now (reserve.go).
+	d.listeners.releaseFor(spec.ID)
 	cmd, err := plan.start(stdin, out, extra)
 	if err != nil && plan.cgroupFD != nil && !execFailure(err) {
 		// clone3(CLONE_INTO_CGROUP) refused (an old kernel, a seccomp
