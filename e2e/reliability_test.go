@@ -1027,6 +1027,11 @@ executable "steady" {
 	if got := p.mustRun("logs", "--tail", "3", "flood"); !strings.Contains(got, "flood 000") {
 		t.Errorf("recent flood output not served: %q", got)
 	}
+	// What was dropped for the stalled follower is counted in daemon.log.
+	p.eventually("dropped lines reported in daemon.log", 15*time.Second, func() bool {
+		b, _ := os.ReadFile(filepath.Join(p.stateDir(), "daemon.log"))
+		return bytes.Contains(b, []byte(`"dropped_lines_total"`)) && bytes.Contains(b, []byte(`"resource":"flood"`))
+	})
 	if p.daemonPID() != dpid {
 		t.Fatal("the daemon restarted")
 	}
@@ -1505,6 +1510,86 @@ executable "slowstop" {
 		r := p.ps()["slowstop"]
 		return r.State == status.Running && r.Instances[0].PID != old && readEnviron(r.Instances[0].PID)["REV"] == "0"
 	})
+	p.mustRun("down")
+	assertNoMarked(t, "MARK", tok)
+}
+
+// TestFullDiskDoesNotStopResources puts .apphost on a 4 MiB tmpfs and lets
+// a resource fill it: writes of output (and of state.json, daemon.log)
+// fail with ENOSPC, but no resource is stopped or blocked, the daemon
+// keeps answering, and stop and down still work.
+func TestFullDiskDoesNotStopResources(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a small tmpfs")
+	}
+	tok := token(t)
+	p := newProject(t, strings.ReplaceAll(`
+executable "filler" {
+  command = "sh"
+  args    = ["-c", "while :; do echo 'filling the disk with output that has nowhere to go, again and again' || sleep 0.02; done"]
+  env     = { MARK = "TOKEN" }
+}
+executable "ticker" {
+  command = "sh"
+  args    = ["-c", "i=0; while :; do i=$((i+1)); echo tick $i; echo $i > progress; sleep 0.05; done"]
+  env     = { MARK = "TOKEN" }
+}
+executable "steady" {
+  command = "SERVER"
+  endpoint "http" { env = "PORT" }
+  env = { MARK = "TOKEN" }
+  health {
+    http { path = "/healthz" }
+    interval = "200ms"
+  }
+}
+`, "TOKEN", tok))
+	if err := os.Mkdir(p.stateDir(), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", p.stateDir(), "tmpfs", 0, "size=4m,mode=0700"); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v", err)
+	}
+	// Registered after newProject's cleanup, so it runs first: detach
+	// lazily, the files stay reachable for `down` through open handles.
+	t.Cleanup(func() { _ = syscall.Unmount(p.stateDir(), syscall.MNT_DETACH) })
+	p.mustRun("up", "--wait", "--timeout", "60s")
+	dpid := p.daemonPID()
+	before := p.ps()
+	p.eventually("the state directory full", 30*time.Second, func() bool {
+		var st syscall.Statfs_t
+		return syscall.Statfs(p.stateDir(), &st) == nil && st.Bavail == 0
+	})
+	progress := func() int {
+		b, _ := os.ReadFile(filepath.Join(p.dir, "progress"))
+		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		return n
+	}
+	start := progress()
+	time.Sleep(2 * time.Second)
+	if progress() <= start {
+		t.Errorf("ticker made no progress on a full disk (%d → %d)", start, progress())
+	}
+	after := p.ps()
+	for _, n := range []string{"filler", "ticker", "steady"} {
+		if after[n].State != status.Running || after[n].Instances[0].PID != before[n].Instances[0].PID {
+			t.Errorf("%s on a full disk: %s pid %d (was %d)", n, after[n].State, after[n].Instances[0].PID, before[n].Instances[0].PID)
+		}
+	}
+	if !after["steady"].Ready() {
+		t.Errorf("steady is %s/%s on a full disk", after["steady"].State, after["steady"].Health)
+	}
+	resp, err := http.Get(after["steady"].Endpoints[0].URL + "/healthz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("steady does not answer on a full disk: %v", err)
+	}
+	if resp != nil {
+		resp.Body.Close()
+	}
+	if p.daemonPID() != dpid {
+		t.Fatal("the daemon restarted")
+	}
+	p.mustRun("stop", "filler")
 	p.mustRun("down")
 	assertNoMarked(t, "MARK", tok)
 }

@@ -177,6 +177,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.logs = newLogPipeline(d.proj.LogDir(), d.opts.Output, d.opts.Color, d.log.Named("logs"))
 	defer d.logs.Close()
+	go d.logs.reportDrops(d.ctx.Done(), dropReportInterval)
 
 	d.rec = reconcile.New(reconcile.Options{
 		Drivers:            d.drivers,

@@ -34,8 +34,9 @@ func (m *secretMask) apply(s string) string {
 // maskLogger wraps log so that no secret value reaches daemon.log: an
 // error message can carry one (a command path built from a secret, a
 // health probe's output), and so can a debug field. The message and every
-// string-like field (strings, byte strings, errors, Stringers, and any
-// value whose text changes when masked) pass through m.
+// string-like field (strings, byte strings, errors, Stringers, arrays,
+// objects and reflected values) pass through m; a field whose text holds a
+// secret is replaced by its masked text.
 func maskLogger(log *zap.Logger, m *secretMask) *zap.Logger {
 	return log.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core { return &maskCore{Core: c, m: m} }))
 }
@@ -77,7 +78,8 @@ func (c *maskCore) fields(fs []zapcore.Field) []zapcore.Field {
 					out[i] = zap.String(f.Key, c.m.apply(s))
 				}
 			}
-		case zapcore.ErrorType, zapcore.StringerType, zapcore.ReflectType:
+		case zapcore.ErrorType, zapcore.StringerType, zapcore.ReflectType,
+			zapcore.ArrayMarshalerType, zapcore.ObjectMarshalerType, zapcore.InlineMarshalerType:
 			if f.Interface != nil {
 				if s := fmt.Sprint(f.Interface); c.m.apply(s) != s {
 					out[i] = zap.String(f.Key, c.m.apply(s))
