@@ -65,6 +65,10 @@ func isolationLine(cmd *cobra.Command, p project.Project) string {
 			return fmt.Sprintf("%s (the running daemon, pid %d): %s", info.Isolation.Mode, info.PID, info.Isolation.Detail)
 		}
 	}
-	iso := process.DetectIsolation("apphostd-doctor-" + strconv.Itoa(os.Getpid()))
+	name := "apphostd-doctor-" + strconv.Itoa(os.Getpid()) // no project here: a probe
+	if p.File != "" {
+		name = "apphostd-" + p.ID()
+	}
+	iso := process.DetectIsolation(name)
 	return fmt.Sprintf("%s (a daemon started here now): %s", iso.Mode, iso.Detail)
 }
