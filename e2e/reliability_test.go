@@ -1593,3 +1593,74 @@ executable "steady" {
 	p.mustRun("down")
 	assertNoMarked(t, "MARK", tok)
 }
+
+// TestBindMountOutsideProjectShownInDescribe: a bind mount of a path
+// outside the project is allowed, but `describe` (and the API) show it as
+// a warning; one inside the project is not flagged.
+func TestBindMountOutsideProjectShownInDescribe(t *testing.T) {
+	p := newProject(t, `
+container "c" {
+  image = "apphostd-e2e/absent:1"
+  pull  = "never"
+  mount {
+    source = "/etc"
+    target = "/host-etc"
+  }
+  mount {
+    source = "../sibling"
+    target = "/sibling"
+  }
+  mount {
+    source = "./inside"
+    target = "/inside"
+  }
+}
+`)
+	p.mustRun("up", "-d")
+	var out string
+	p.eventually("describe shows the warnings", 20*time.Second, func() bool {
+		out, _ = p.run("describe", "c")
+		return strings.Contains(out, "Warnings")
+	})
+	for _, want := range []string{"/etc → /host-etc is outside the project", "→ /sibling is outside the project"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("describe lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "/inside is outside") {
+		t.Errorf("a mount inside the project is flagged:\n%s", out)
+	}
+	var r status.Resource
+	p.api("GET", "/v1/resources/c", &r)
+	if len(r.Warnings) != 2 {
+		t.Errorf("API warnings %q, want the 2 outside mounts", r.Warnings)
+	}
+}
+
+// TestShutdownIsBoundedWithoutASecondSignal: with a resource that ignores
+// SIGTERM and a 5-minute --stop-grace, one SIGTERM to `up` still ends
+// within the daemon's shutdown bound (30 s): what is left is SIGKILLed.
+func TestShutdownIsBoundedWithoutASecondSignal(t *testing.T) {
+	tok := token(t)
+	p := newProject(t, strings.ReplaceAll(`
+executable "stubborn" {
+  command = "sh"
+  args    = ["-c", "trap 'echo got TERM' TERM; while :; do sleep 0.05; done"]
+  env     = { MARK = "TOKEN" }
+}
+`, "TOKEN", tok))
+	cmd, out := p.foreground("--stop-grace", "5m")
+	p.eventually("running", 30*time.Second, func() bool {
+		if _, code := p.run("ps"); code != 0 {
+			return false
+		}
+		return p.ps()["stubborn"].State == status.Running
+	})
+	kill(t, cmd.Process.Pid, syscall.SIGTERM)
+	code, took := waitExitCode(t, cmd, 60*time.Second, out)
+	t.Logf("one SIGTERM, a TERM-ignoring resource, 5m grace: up exited %d after %v", code, took)
+	if !strings.Contains(out.String(), "got TERM") {
+		t.Errorf("the resource never got SIGTERM:\n%s", out)
+	}
+	assertNoMarked(t, "MARK", tok)
+}
