@@ -39,10 +39,12 @@ var _ reconcile.OnceStore = (*onceStore)(nil)
 // onceStore implements reconcile.OnceStore over .apphost/once.json. Get
 // and Put only touch memory (the reconciler calls them under its lock);
 // Put hands the write to a goroutine, which coalesces bursts. mu guards
-// done and dirty.
+// done, dirty and saved; flushMu is taken before mu.
 type onceStore struct {
 	path string
 	log  *zap.Logger
+
+	flushMu sync.Mutex // serialises flush, so an older snapshot never lands last
 
 	mu    sync.Mutex
 	done  map[string]onceEntry
@@ -122,6 +124,8 @@ func (s *onceStore) loop(stop <-chan struct{}) {
 
 // flush writes the file if it changed.
 func (s *onceStore) flush() {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
 	s.mu.Lock()
 	if !s.dirty {
 		s.mu.Unlock()
