@@ -30,10 +30,10 @@ const runcRootEnv = "APPHOST_RUNC_ROOT"
 // containerdOptions builds the driver options for a project.
 func containerdOptions(p project.Project, log *zap.Logger) containerd.Options {
 	return containerd.Options{
-		Address:   containerdAddress,
-		Namespace: containerdNamespace,
-		Project:   p.ID(),
-		StateDir:  filepath.Join(p.StateDir(), "containerd"),
+		Address:    containerdAddress,
+		Namespace:  containerdNamespace,
+		Project:    p.ID(),
+		StateDir:   filepath.Join(p.StateDir(), "containerd"),
 		RuncRoot:   os.Getenv(runcRootEnv),
 		BridgeName: bridgeName,
 		Subnet:     bridgeSubnet,
