@@ -73,6 +73,17 @@ func writeAtomic(tb testing.TB, dir, content string) {
 	}
 }
 
+// upWait brings the project up and makes sure it is taken down when the
+// benchmark ends, even if bring-up fails half way.
+func upWait(tb testing.TB, dir string) {
+	tb.Cleanup(func() {
+		cmd := exec.Command(bin, "down")
+		cmd.Dir = dir
+		_ = cmd.Run()
+	})
+	run(tb, dir, "up", "--wait", "--timeout", "60s")
+}
+
 func run(tb testing.TB, dir string, args ...string) {
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
@@ -113,8 +124,7 @@ func BenchmarkW1Floor100(b *testing.B) {
 func BenchmarkW2Reload100(b *testing.B) {
 	dir := b.TempDir()
 	writeAtomic(b, dir, project100(100, 0, "5s"))
-	run(b, dir, "up", "--wait", "--timeout", "60s")
-	defer run(b, dir, "down")
+	upWait(b, dir)
 	c := api.Dial(filepath.Join(dir, ".apphost", "apphostd.sock"))
 	defer c.Close()
 	ctx := context.Background()
@@ -177,8 +187,7 @@ func BenchmarkW2Reload100(b *testing.B) {
 func BenchmarkW3Idle100(b *testing.B) {
 	dir := b.TempDir()
 	writeAtomic(b, dir, project100(100, 0, "1s"))
-	run(b, dir, "up", "--wait", "--timeout", "60s")
-	defer run(b, dir, "down")
+	upWait(b, dir)
 	c := api.Dial(filepath.Join(dir, ".apphost", "apphostd.sock"))
 	defer c.Close()
 	info, err := c.Info(context.Background())
