@@ -72,8 +72,7 @@ func restartFloor(tb testing.TB, old *exec.Cmd, port int) *exec.Cmd {
 func BenchmarkRestartVsFloor(b *testing.B) {
 	dir := b.TempDir()
 	writeAtomic(b, dir, oneServer())
-	run(b, dir, "up", "--wait", "--timeout", "60s")
-	defer run(b, dir, "down")
+	upWait(b, dir)
 	c := api.Dial(filepath.Join(dir, ".apphost", "apphostd.sock"))
 	defer c.Close()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -109,8 +108,7 @@ func BenchmarkRestartVsFloor(b *testing.B) {
 func BenchmarkRestartCLI(b *testing.B) {
 	dir := b.TempDir()
 	writeAtomic(b, dir, oneServer())
-	run(b, dir, "up", "--wait", "--timeout", "60s")
-	defer run(b, dir, "down")
+	upWait(b, dir)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		run(b, dir, "restart", "svc", "--timeout", "30s")
@@ -127,8 +125,12 @@ func BenchmarkStop50(b *testing.B) {
   args    = ["-c", "i=0; while [ $i -lt 25 ]; do sleep 1000 & i=$((i+1)); done; setsid sh -c 'i=0; while [ $i -lt 24 ]; do sleep 1000 & i=$((i+1)); done; wait' & wait"]
 }
 `)
+	b.Cleanup(func() {
+		cmd := exec.Command(bin, "down")
+		cmd.Dir = dir
+		_ = cmd.Run()
+	})
 	run(b, dir, "up", "-d")
-	defer run(b, dir, "down")
 	c := api.Dial(filepath.Join(dir, ".apphost", "apphostd.sock"))
 	defer c.Close()
 	ctx := context.Background()
