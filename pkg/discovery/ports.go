@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/apphostd/apphostd/pkg/fsutil"
 )
 
@@ -307,12 +309,21 @@ func (a *PortAllocator) forget(key string) {
 // canBind reports whether a TCP listener could be opened on
 // 127.0.0.1:port right now. A listener on the wildcard address holds the
 // port too, and makes this fail.
+//
+// The check binds without SO_REUSEADDR (unlike net.Listen), so a port with
+// connections lingering in TIME_WAIT counts as taken: the daemon's own
+// reservation of a waiting instance's port binds the same way and would
+// fail on such a port, leaving it unguarded.
 func canBind(port int) error {
-	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
-	return ln.Close()
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		return &net.OpError{Op: "listen", Net: "tcp", Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}, Err: os.NewSyscallError("bind", err)}
+	}
+	return nil
 }
 
 // freshPort returns a port that can be bound on 127.0.0.1 right now
