@@ -327,7 +327,7 @@ func spawnDaemon(p project.Project, o upOptions) (int, error) {
 	c := api.Dial(p.Socket())
 	defer c.Close()
 	deadline := time.After(60 * time.Second)
-	tick := time.NewTicker(5 * time.Millisecond)
+	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
