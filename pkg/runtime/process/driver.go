@@ -40,16 +40,12 @@ type Driver struct {
 	// mu guards instances and, for every instance, its status and waiters
 	// fields and the closing of its done channel. It is never held while
 	// waiting for a process, sleeping or forking; two Starts of one ID
-	// cannot both succeed because Start claims the ID in starting first.
+	// cannot both succeed because Start runs under startMu.
 	mu        sync.Mutex
 	instances map[string]*instance
 
-	// startMu serialises the fork section of Start (see there). Lock
-	// order: startMu, then mu.
+	// startMu serialises Start (see there). Lock order: startMu, then mu.
 	startMu sync.Mutex
-	// starting holds the IDs whose Start is in progress (guarded by mu),
-	// so preparation can run outside startMu.
-	starting map[string]bool
 
 	// cg is the project's cgroup setup; nil in process-group mode. iso
 	// describes the mode. Both are fixed at construction.
