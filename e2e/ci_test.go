@@ -318,7 +318,8 @@ func TestRunTwoProjectsConcurrently(t *testing.T) {
 	a, b := newProject(t, ciServices), newProject(t, ciServices)
 	// Each CMD checks its api, reports its URL, waits to be released, then
 	// checks its api again.
-	script := `curl -fsS "$API_HTTP/healthz" >/dev/null && echo "$API_HTTP" > url && cp .apphost/lock daemon.pid &&
+	// daemon.pid is written before url, which the test waits for.
+	script := `curl -fsS "$API_HTTP/healthz" >/dev/null && cp .apphost/lock daemon.pid && echo "$API_HTTP" > url &&
 while [ ! -f release ]; do sleep 0.05; done; curl -fsS "$API_HTTP/healthz"`
 	var wg sync.WaitGroup
 	results := map[*project]runResult{}
