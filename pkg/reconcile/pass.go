@@ -107,11 +107,18 @@ func (r *Reconciler) reconcile(name string) time.Duration {
 					in.stopRequested = true
 					in.replacing = true
 					in.phase = phaseStopping
+					in.stopInFlight = true
 					stops = append(stops, in)
 				} else if in.prober == nil && r.opts.NewProber != nil && mr.Health != nil {
 					r.startProberLocked(name, mr, dr, in)
 				}
 			default: // exited or failed
+				if in.stopInFlight {
+					// The driver's Stop has not returned: it may still be
+					// sweeping what the old instance left (its process
+					// group or cgroup, which the replacement would share).
+					continue
+				}
 				// replacing: it was stopped to be replaced, and the spec
 				// may since have changed back to its own (an edit undone
 				// while it stopped); it must run again either way.
@@ -148,8 +155,9 @@ func (r *Reconciler) reconcile(name string) time.Duration {
 			if in.phase == phaseRunning || in.phase == phaseStarting {
 				in.stopRequested = true
 				in.phase = phaseStopping
+				in.stopInFlight = true
 				stops = append(stops, in)
-			} else if in.phase != phaseStopping {
+			} else if in.phase != phaseStopping && !in.stopInFlight {
 				delete(st.insts, rep)
 			}
 		}
@@ -385,6 +393,7 @@ func (r *Reconciler) stopAllLocked(st *resource) []*instance {
 		if in.phase == phaseRunning || in.phase == phaseStarting {
 			in.stopRequested = true
 			in.phase = phaseStopping
+			in.stopInFlight = true
 			out = append(out, in)
 		}
 	}
@@ -393,7 +402,7 @@ func (r *Reconciler) stopAllLocked(st *resource) []*instance {
 
 func (r *Reconciler) allEndedLocked(st *resource) bool {
 	for _, in := range st.insts {
-		if in.phase != phaseExited && in.phase != phaseFailed {
+		if (in.phase != phaseExited && in.phase != phaseFailed) || in.stopInFlight {
 			return false
 		}
 	}
@@ -413,6 +422,9 @@ func (r *Reconciler) stopAsync(name string, ins []*instance) {
 			if err := drv.Stop(r.ctx, in.id, r.opts.StopGrace); err != nil {
 				r.log.Warn("stop failed", zap.String("instance", in.id), zap.Error(err))
 			}
+			r.mu.Lock()
+			in.stopInFlight = false
+			r.mu.Unlock()
 			r.queue.Add(name)
 		}(in)
 	}

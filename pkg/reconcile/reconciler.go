@@ -110,14 +110,18 @@ type instance struct {
 	// stopRequested: the daemon stopped it (replace, stop, shutdown); its
 	// exit is not a crash and does not trigger the restart policy.
 	stopRequested bool
-	restarts      int
-	backoff       time.Duration
-	nextStart     time.Time
-	health        status.Health
-	healthReason  string
-	prober        Prober
-	failReason    string
-	terminal      bool // failReason can never clear without a spec change
+	// stopInFlight: a Stop call for it has not returned yet; no
+	// replacement under the same ID may start until it has (the driver
+	// sweeps the ID's process group or cgroup after the leader exits).
+	stopInFlight bool
+	restarts     int
+	backoff      time.Duration
+	nextStart    time.Time
+	health       status.Health
+	healthReason string
+	prober       Prober
+	failReason   string
+	terminal     bool // failReason can never clear without a spec change
 
 	// replacing: stopped because its spec changed (or a restart), so a
 	// replacement must start once it has ended.
