@@ -316,6 +316,13 @@ func TestRunSIGTERMTearsDown(t *testing.T) {
 func TestRunTwoProjectsConcurrently(t *testing.T) {
 	needCurl(t)
 	a, b := newProject(t, ciServices), newProject(t, ciServices)
+	// Release both commands even if the test fails half way, so neither
+	// `run` waits forever (cleanups run last-in first-out: before down).
+	t.Cleanup(func() {
+		for _, p := range []*project{a, b} {
+			os.WriteFile(filepath.Join(p.dir, "release"), nil, 0o644)
+		}
+	})
 	// Each CMD checks its api, reports its URL, waits to be released, then
 	// checks its api again.
 	// daemon.pid is written before url, which the test waits for.
