@@ -5,7 +5,7 @@
 # It does not start or configure a system containerd: tests start a private one.
 set -euo pipefail
 
-pkgs=(containerd runc containernetworking-plugins iptables)
+pkgs=(containerd runc containernetworking-plugins iptables iproute2)
 missing=()
 for p in "${pkgs[@]}"; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

@@ -7,7 +7,7 @@
 # they are checked, not installed.
 set -euo pipefail
 
-pkgs=(postgresql postgresql-client redis-server redis-tools)
+pkgs=(postgresql postgresql-client redis-server redis-tools curl util-linux passwd)
 missing=()
 for p in "${pkgs[@]}"; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
