@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Installs the servers the integration tests run for real, from Debian:
+# Installs what the integration and e2e tests run for real, from Debian:
 # PostgreSQL (initdb, postgres, pg_ctl; Debian puts them under
 # /usr/lib/postgresql/*/bin) and Redis (redis-server, redis-cli). Idempotent.
 # Executable-mode PostgreSQL under a root daemon also needs setpriv
-# (util-linux) and useradd (passwd), both part of every Debian install;
-# they are checked, not installed.
+# (util-linux) and useradd (passwd); the tests also use curl. All are
+# installed when missing.
 set -euo pipefail
 
 pkgs=(postgresql postgresql-client redis-server redis-tools curl util-linux passwd)
