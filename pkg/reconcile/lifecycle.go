@@ -88,10 +88,10 @@ func (r *Reconciler) blockedLocked(name string) string {
 // does not run again a job that has finished.
 func (r *Reconciler) EnsureStarted(name string) error {
 	r.mu.Lock()
-	st := r.res[name]
-	if st == nil || r.desired == nil || r.desired.Graph.Resources[name] == nil {
+	st, err := r.declaredLocked(name)
+	if err != nil {
 		r.mu.Unlock()
-		return fmt.Errorf("%w: %q", ErrUnknownResource, name)
+		return err
 	}
 	if st.explicitStop {
 		st.explicitStop = false

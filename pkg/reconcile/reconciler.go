@@ -356,14 +356,24 @@ func (r *Reconciler) Records() []Record {
 // ErrUnknownResource is returned by Start, Stop and Restart.
 var ErrUnknownResource = errors.New("no such resource")
 
+// declaredLocked returns the bookkeeping of a resource the current graph
+// declares, or ErrUnknownResource. Caller holds r.mu.
+func (r *Reconciler) declaredLocked(name string) (*resource, error) {
+	st := r.res[name]
+	if st == nil || r.desired == nil || r.desired.Graph.Resources[name] == nil {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownResource, name)
+	}
+	return st, nil
+}
+
 // StartResource clears an explicit stop and, for autostart=false resources,
 // marks them started. It does not wait; see WaitFor.
 func (r *Reconciler) StartResource(name string) error {
 	r.mu.Lock()
-	st := r.res[name]
-	if st == nil || r.desired == nil || r.desired.Graph.Resources[name] == nil {
+	st, err := r.declaredLocked(name)
+	if err != nil {
 		r.mu.Unlock()
-		return fmt.Errorf("%w: %q", ErrUnknownResource, name)
+		return err
 	}
 	st.explicitStop = false
 	st.explicitStart = true
@@ -384,10 +394,10 @@ func (r *Reconciler) StartResource(name string) error {
 // StopResource stops a resource until started again.
 func (r *Reconciler) StopResource(name string) error {
 	r.mu.Lock()
-	st := r.res[name]
-	if st == nil || r.desired == nil || r.desired.Graph.Resources[name] == nil {
+	st, err := r.declaredLocked(name)
+	if err != nil {
 		r.mu.Unlock()
-		return fmt.Errorf("%w: %q", ErrUnknownResource, name)
+		return err
 	}
 	st.explicitStop = true
 	r.mu.Unlock()
@@ -399,10 +409,10 @@ func (r *Reconciler) StopResource(name string) error {
 // generation to wait for.
 func (r *Reconciler) RestartResource(name string) error {
 	r.mu.Lock()
-	st := r.res[name]
-	if st == nil || r.desired == nil || r.desired.Graph.Resources[name] == nil {
+	st, err := r.declaredLocked(name)
+	if err != nil {
 		r.mu.Unlock()
-		return fmt.Errorf("%w: %q", ErrUnknownResource, name)
+		return err
 	}
 	st.explicitStop = false
 	st.explicitStart = true
