@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/apphostd/apphostd/pkg/fsutil"
 	"github.com/apphostd/apphostd/pkg/reconcile"
 )
 
@@ -60,20 +61,8 @@ func writeState(path string, st persistedState) error {
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*") // mode 0600
-	if err != nil {
+	if err := fsutil.ReplaceFile(path, append(b, '\n')); err != nil {
 		return fmt.Errorf("write state: %w", err)
-	}
-	_, werr := f.Write(append(b, '\n'))
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(f.Name(), path)
-	}
-	if werr != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("write state: %w", werr)
 	}
 	durable.request(path)
 	return nil

@@ -12,6 +12,18 @@ import (
 // fsync and rename, mode 0600, so a crash leaves either the old or the new
 // content, never a torn file.
 func WriteFileAtomic(path string, b []byte) error {
+	return replace(path, b, true)
+}
+
+// ReplaceFile is WriteFileAtomic without the fsyncs: the rename is atomic
+// (a reader or a killed writer sees the old or the new content), but a
+// power loss may lose the write. For files written on a hot path whose
+// durability is seen to separately.
+func ReplaceFile(path string, b []byte) error {
+	return replace(path, b, false)
+}
+
+func replace(path string, b []byte, sync bool) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -30,9 +42,11 @@ func WriteFileAtomic(path string, b []byte) error {
 		f.Close()
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if sync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return err
@@ -40,9 +54,11 @@ func WriteFileAtomic(path string, b []byte) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return err
 	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
+	if sync {
+		if d, err := os.Open(dir); err == nil {
+			_ = d.Sync()
+			d.Close()
+		}
 	}
 	return nil
 }
