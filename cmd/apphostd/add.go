@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/apphostd/apphostd/pkg/fsutil"
 	"github.com/apphostd/apphostd/pkg/integrations"
 	"github.com/apphostd/apphostd/pkg/model"
 )
@@ -100,26 +101,5 @@ func addTarget(cmd *cobra.Command) (string, error) {
 // editors save, so a watching daemon sees one complete change) with the
 // file's previous permissions.
 func writeKeepingMode(path string, b []byte, mode fs.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".add*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return fsutil.WriteFileAtomicMode(path, b, mode)
 }

@@ -12,7 +12,13 @@ import (
 // fsync and rename, mode 0600, so a crash leaves either the old or the new
 // content, never a torn file.
 func WriteFileAtomic(path string, b []byte) error {
-	return replace(path, b, true)
+	return replace(path, b, 0o600, true)
+}
+
+// WriteFileAtomicMode is WriteFileAtomic with the file's mode given (a
+// user's project file keeps its permissions when apphostd edits it).
+func WriteFileAtomicMode(path string, b []byte, mode os.FileMode) error {
+	return replace(path, b, mode, true)
 }
 
 // ReplaceFile is WriteFileAtomic without the fsyncs: the rename is atomic
@@ -20,10 +26,10 @@ func WriteFileAtomic(path string, b []byte) error {
 // power loss may lose the write. For files written on a hot path whose
 // durability is seen to separately.
 func ReplaceFile(path string, b []byte) error {
-	return replace(path, b, false)
+	return replace(path, b, 0o600, false)
 }
 
-func replace(path string, b []byte, sync bool) error {
+func replace(path string, b []byte, mode os.FileMode, sync bool) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -34,7 +40,7 @@ func replace(path string, b []byte, sync bool) error {
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp)
-	if err := f.Chmod(0o600); err != nil {
+	if err := f.Chmod(mode); err != nil {
 		f.Close()
 		return err
 	}
