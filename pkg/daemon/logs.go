@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -19,33 +18,26 @@ import (
 // logPipeline follows every instance's output file into per-resource rings
 // and, in the foreground, prints each line prefixed by its resource.
 type logPipeline struct {
-	m     *logs.Manager
-	out   io.Writer
-	color bool
-	log   *zap.Logger
+	m       *logs.Manager
+	printer *logs.Printer // nil: not printed (a detached daemon)
+	log     *zap.Logger
 
 	mu      sync.Mutex // guards the fields below
 	offsets map[string]int64
 	mask    func(string) string
-	colors  map[string]string
-	width   int
 	known   map[string]bool
-
-	outMu sync.Mutex // serialises writes to out
 }
-
-var palette = []string{"36", "33", "32", "35", "34", "91", "96", "93", "92", "95", "94"}
 
 func newLogPipeline(dir string, out io.Writer, color bool, log *zap.Logger) *logPipeline {
 	p := &logPipeline{
 		m:       logs.NewManager(log, logs.Options{}),
-		out:     out,
-		color:   color,
 		log:     log,
 		offsets: map[string]int64{},
 		mask:    func(s string) string { return s },
-		colors:  map[string]string{},
 		known:   map[string]bool{},
+	}
+	if out != nil {
+		p.printer = logs.NewPrinter(out, color)
 	}
 	// Output written before this daemon started was shown by the previous
 	// one: start existing files at their end unless state.json says where
@@ -100,15 +92,9 @@ func (p *logPipeline) Follow(resource, instance, path string) {
 	off := p.offsets[path]
 	delete(p.offsets, path)
 	p.known[resource] = true
-	if len(resource) > p.width {
-		p.width = len(resource)
-	}
-	if _, ok := p.colors[resource]; !ok {
-		p.colors[resource] = palette[len(p.colors)%len(palette)]
-	}
 	p.mu.Unlock()
 	cfg := logs.TailerConfig{Path: path, Resource: resource, Instance: instance, Offset: off}
-	if p.out != nil {
+	if p.printer != nil {
 		cfg.OnLine = p.print
 	}
 	if _, err := p.m.Add(cfg); err != nil {
@@ -116,20 +102,12 @@ func (p *logPipeline) Follow(resource, instance, path string) {
 	}
 }
 
+// print shows a line in the foreground with secrets masked.
 func (p *logPipeline) print(l logs.Line) {
 	p.mu.Lock()
-	text := p.mask(l.Text)
-	c := p.colors[l.Resource]
-	w := p.width
+	l.Text = p.mask(l.Text)
 	p.mu.Unlock()
-	name := fmt.Sprintf("%-*s", w, l.Resource)
-	p.outMu.Lock()
-	defer p.outMu.Unlock()
-	if p.color {
-		fmt.Fprintf(p.out, "\x1b[%sm%s |\x1b[0m %s\n", c, name, text)
-	} else {
-		fmt.Fprintf(p.out, "%s | %s\n", name, text)
-	}
+	p.printer.Print(l)
 }
 
 // Serve emits the last tail lines of each resource (merged by time), then
