@@ -291,3 +291,23 @@ executable "fine" {
 		t.Errorf("fixed: %s %q, want FailedToStart naming port %s", r.State, r.Reason, port)
 	}
 }
+
+// Ports stay the resources' across a daemon restart, even right after the
+// old instances' probe connections left the ports in TIME_WAIT.
+func TestPortsStableAcrossRestart(t *testing.T) {
+	p := newProject(t, threeServices)
+	p.mustRun("up", "--wait", "--timeout", "60s")
+	before := map[string]int{}
+	for n, r := range p.ps() {
+		if len(r.Endpoints) > 0 {
+			before[n] = r.Endpoints[0].Port
+		}
+	}
+	p.mustRun("down")
+	p.mustRun("up", "--wait", "--timeout", "60s")
+	for n, r := range p.ps() {
+		if len(r.Endpoints) > 0 && r.Endpoints[0].Port != before[n] {
+			t.Errorf("%s: port %d before the restart, %d after", n, before[n], r.Endpoints[0].Port)
+		}
+	}
+}

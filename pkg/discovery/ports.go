@@ -307,14 +307,24 @@ func (a *PortAllocator) forget(key string) {
 }
 
 // canBind reports whether a TCP listener could be opened on
-// 127.0.0.1:port right now. A listener on the wildcard address holds the
-// port too, and makes this fail.
-//
-// The check binds without SO_REUSEADDR (unlike net.Listen), so a port with
-// connections lingering in TIME_WAIT counts as taken: the daemon's own
-// reservation of a waiting instance's port binds the same way and would
-// fail on such a port, leaving it unguarded.
+// 127.0.0.1:port right now, as the service itself would open it (with
+// SO_REUSEADDR, as Go and most servers do): a listener on the wildcard
+// address holds the port and makes this fail; connections of a previous
+// run lingering in TIME_WAIT do not, so a persisted port stays the
+// resource's across a quick restart.
 func canBind(port int) error {
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return err
+	}
+	return ln.Close()
+}
+
+// canReserve is canBind without SO_REUSEADDR: it also refuses a port with
+// connections in TIME_WAIT. A fresh port is chosen with it, because the
+// daemon reserves a waiting instance's port by binding it this way, which
+// would fail on such a port and leave it unguarded.
+func canReserve(port int) error {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return err
@@ -342,7 +352,7 @@ var freshPort = func() (int, error) {
 	if hi-lo >= minAllocRange {
 		for range 32 {
 			p := lo + rand.IntN(hi-lo+1)
-			if canBind(p) == nil {
+			if canReserve(p) == nil {
 				return p, nil
 			}
 		}
