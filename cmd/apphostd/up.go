@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -354,14 +355,25 @@ func spawnDaemon(p project.Project, o upOptions) (int, error) {
 // announceReady prints, in the foreground, one line when every autostart
 // resource is ready (again after a change), with the endpoints to open.
 func announceReady(store *status.Store, w io.Writer, color bool) {
-	_, _, ch, cancel := store.Subscribe(1024)
+	snap, _, ch, cancel := store.Subscribe(1024)
 	defer cancel()
+	res := make(map[string]status.Resource, len(snap))
+	for _, r := range snap {
+		res[r.Name] = r
+	}
 	announced := false
-	for range ch {
-		all := store.List()
+	for e := range ch {
+		if e.Resource == nil {
+			continue
+		}
+		if e.Type == status.EventRemoved {
+			delete(res, e.Resource.Name)
+		} else {
+			res[e.Resource.Name] = *e.Resource
+		}
 		ready, n := true, 0
 		var eps []string
-		for _, r := range all {
+		for _, r := range res {
 			if !r.Autostart {
 				continue
 			}
@@ -370,13 +382,14 @@ func announceReady(store *status.Store, w io.Writer, color bool) {
 				ready = false
 				break
 			}
-			for _, e := range r.Endpoints {
-				if e.Replica == 0 && strings.HasPrefix(e.URL, "http") {
-					eps = append(eps, fmt.Sprintf("%s %s", r.Name, e.URL))
+			for _, ep := range r.Endpoints {
+				if ep.Replica == 0 && strings.HasPrefix(ep.URL, "http") {
+					eps = append(eps, fmt.Sprintf("%s %s", r.Name, ep.URL))
 				}
 			}
 		}
 		if ready && n > 0 && !announced {
+			sort.Strings(eps)
 			msg := fmt.Sprintf("apphostd: all %d resources ready", n)
 			if len(eps) > 0 {
 				msg += " — " + strings.Join(eps, ", ")
